@@ -1,0 +1,1 @@
+"""Pure logic: KPI extraction and aggregation, comparisons, narrative. No IO here."""
