@@ -13,18 +13,19 @@ import math
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol
+from typing import Any, ClassVar, Protocol
+from collections.abc import Callable, Iterator, Mapping
 
 import msgspec
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class SchemaError(ValueError):
     """An event whose content breaks its schema's rules beyond what types express."""
 
 
-class Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="schema"):
+class Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="schema", forbid_unknown_fields=True):
     """Base of every event. Subclasses set `tag="<system>.<event>"` and SCHEMA_VERSION."""
 
     SCHEMA_VERSION: ClassVar[int] = 1

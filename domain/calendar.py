@@ -39,7 +39,7 @@ class HolidayCalendar:
         self.known_years = frozenset(years)
 
     @classmethod
-    def from_yaml(cls, path: Path = _DATA) -> "HolidayCalendar":
+    def from_yaml(cls, path: Path = _DATA) -> HolidayCalendar:
         """Load a calendar file; raises ValueError naming the file and year on bad content."""
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         if not isinstance(doc, dict) or doc.get("schema_version") != 1:

@@ -9,9 +9,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
 COMPOUND_SURNAMES = ["欧阳", "司马", "上官", "诸葛"]
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国红志文斌宇浩凯鹏辉丹玲晨雪琳颖瑞博宁欣悦思嘉子轩梓涵一诺雨萱俊峰海燕春梅立新永庆"
+GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国红志文斌宇浩凯鹏辉丹玲晨雪琳颖瑞博宁欣悦思嘉子"
+    "轩梓涵一诺雨萱俊峰海燕春梅立新永庆"
+)
 
 UNIT_NAMES = [
     ("发展改革委", "Development and Reform"), ("财政厅", "Finance"), ("教育厅", "Education"),
@@ -191,7 +197,8 @@ def build_compound(seed: int = 7, staff: int = 3000) -> Compound:
         c.units.append(Unit(id=f"U{i + 1:02d}", name=zh, name_en=en, building_id=c.buildings[i % 10].id))
     ranks, weights = zip(*RANK_WEIGHTS.items())
     for p in range(staff):
-        unit = c.units[min(int(rng.paretovariate(1.6)) - 1, len(c.units) - 1) if rng.random() < 0.3 else p % len(c.units)]
+        big = min(int(rng.paretovariate(1.6)) - 1, len(c.units) - 1)
+        unit = c.units[big if rng.random() < 0.3 else p % len(c.units)]
         c.people.append(Person(
             id=f"P{p + 1:05d}", name=chinese_name(rng), unit_id=unit.id,
             rank=rng.choices(ranks, weights)[0], card_no=f"{rng.randint(10**9, 10**10 - 1)}",

@@ -1,0 +1,121 @@
+"""The one settings object, built once at start from the environment and an optional YAML file.
+
+Everything else receives the object; nothing reads os.environ deep inside, so tests and
+the stream workers get exactly the configuration the app was started with.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo
+
+import yaml
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None = None  # None: start the embedded Redis under data_dir
+    database_url: str | None = None  # None: SQLite under data_dir
+    host: str = "127.0.0.1"
+    port: int = 8050
+    secret_key: str = field(default="", repr=False)
+    simulators: bool = True
+    sim_rate: float = 1.0
+    sim_seed: int = 20261125
+    compound_seed: int = 7
+    tz: str = "Asia/Shanghai"
+    data_dir: Path = Path("data")
+    durability: str = "strict"  # strict: refuse unsafe Redis/DB settings; warn: log loudly and go on
+    consumers: int = 1
+    batch_size: int = 1000
+    claim_idle_ms: int = 30_000
+    max_tries: int = 5
+    max_event_bytes: int = 65_536
+    max_past_days: float = 30.0
+    max_future_s: float = 300.0
+    stream_cap: int = 5_000_000  # memory guard: above this length health raises an alert, nothing is trimmed
+    backfill_days: int = 30
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    @property
+    def warehouse_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'warehouse.db').resolve()}"
+
+
+_ENV = {
+    "REDIS_URL": "redis_url", "DATABASE_URL": "database_url", "HOST": "host", "PORT": "port",
+    "SECRET_KEY": "secret_key", "SIMULATORS": "simulators", "SIM_RATE": "sim_rate", "SIM_SEED": "sim_seed",
+    "TZ": "tz", "DATA_DIR": "data_dir", "DURABILITY": "durability", "CONSUMERS": "consumers",
+    "BACKFILL_DAYS": "backfill_days",
+}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kinds = {f.name: f.type for f in fields(Settings)}
+    kind = kinds[name]
+    try:
+        if kind == "bool":
+            return value if isinstance(value, bool) else str(value).strip().lower() in _BOOL_TRUE
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "Path":
+            return Path(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{source}: expected a {kind}, got {value!r}") from None
+    return None if value in ("", None) and "None" in kind else str(value)
+
+
+def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
+    """Environment variables win over the YAML file (SETTINGS_FILE or ./settings.yaml)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = path or Path(env.get("SETTINGS_FILE", "settings.yaml"))
+    if path.exists():
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(doc, dict):
+            raise SettingsError(f"{path}: expected a mapping of setting names to values")
+        known = {f.name for f in fields(Settings)} - {"extra"}
+        for k, v in doc.items():
+            if k not in known:
+                raise SettingsError(f"{path}: unknown setting {k!r}; known: {', '.join(sorted(known))}")
+            values[k] = _coerce(k, v, f"{path}: {k}")
+    for var, name in _ENV.items():
+        if var in env:
+            values[name] = _coerce(name, env[var], var)
+    s = Settings(**values)
+    if s.durability not in ("strict", "warn"):
+        raise SettingsError(f"DURABILITY: expected strict or warn, got {s.durability!r}")
+    try:
+        ZoneInfo(s.tz)
+    except (ValueError, KeyError, OSError):
+        raise SettingsError(f"TZ: unknown time zone {s.tz!r}") from None
+    if not s.secret_key:
+        s = replace(s, secret_key=_persistent_secret(s.data_dir))
+    return s
+
+
+def _persistent_secret(data_dir: Path) -> str:
+    """A random key kept under data/ so sessions survive restarts without a secret in the repo."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

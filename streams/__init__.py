@@ -1,0 +1,2 @@
+"""Redis side of the spine: connection and embedded server, producer, consumer groups,
+live state, retention and push."""

@@ -1,0 +1,235 @@
+"""Consumer-group worker: at-least-once delivery, exactly-once effect.
+
+One step: re-apply any outbox rows a crash left behind; now and then reclaim entries a
+dead consumer left pending (XAUTOCLAIM); read a batch (XREADGROUP, never NOACK); write the
+new facts, the live-state deltas (outbox) and our position in one warehouse transaction;
+then apply the deltas and XACK in one guarded Lua call. An entry whose handling keeps
+failing for reasons other than an unreachable database is dead-lettered after
+`max_tries` deliveries instead of blocking its stream forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+
+import msgspec
+import redis
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from datasources.base import Event
+from streams.codec import DEAD_LETTER, Codec
+from streams.live_state import LiveState
+from streams.redis_conn import MAX_BLOCK_MS
+
+log = logging.getLogger(__name__)
+
+DeltasFn = Callable[[list[Event]], dict]
+
+
+class SinkLike(Protocol):
+    def write_batch(self, events: Sequence[Event], *, stream: str, group: str, consumer: str, last_id: str,
+                    deltas: DeltasFn) -> Any: ...
+
+    def pending_outbox(self, limit: int = 100) -> list[Any]: ...
+
+    def mark_applied(self, batch_ids: Sequence[str]) -> None: ...
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """Failures of the database or Redis themselves: retry later, never count against the entry."""
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OperationalError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def ensure_group(r: redis.Redis, stream: str, group: str) -> None:
+    """Create the group (and stream) idempotently; only BUSYGROUP means it already exists."""
+    try:
+        r.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+@dataclass
+class ConsumerStats:
+    batches: int = 0
+    entries: int = 0
+    new: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    reclaimed: int = 0
+    lost_on_claim: int = 0
+    infra_errors: int = 0
+    last_error: str = ""
+    touched: list[dict[str, set[str]]] = field(default_factory=list)
+
+
+class StreamConsumer:
+    def __init__(
+        self,
+        r: redis.Redis,
+        sink: SinkLike,
+        codec: Codec,
+        live: LiveState,
+        deltas: DeltasFn,
+        *,
+        streams: Sequence[str],
+        group: str = "warehouse",
+        name: str = "c1",
+        batch: int = 1000,
+        block_ms: int = 1000,
+        claim_idle_ms: int = 30_000,
+        max_tries: int = 5,
+        on_applied: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        if block_ms >= MAX_BLOCK_MS * 2:
+            raise ValueError("block_ms must stay below the socket timeout")
+        self.r, self.sink, self.codec, self.live, self.deltas = r, sink, codec, live, deltas
+        self.streams = list(streams)
+        self.group, self.name = group, name
+        self.batch, self.block_ms = batch, block_ms
+        self.claim_idle_ms, self.max_tries = claim_idle_ms, max_tries
+        self.on_applied = on_applied
+        self.stats = ConsumerStats()
+        self._last_claim = 0.0
+
+    def setup(self) -> None:
+        for s in self.streams:
+            ensure_group(self.r, s, self.group)
+
+    # --- the loop ----------------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Step until stopped; infrastructure failures back off and retry, never crash the worker."""
+        self.setup()
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                self.step()
+                backoff = 0.2
+            except Exception as exc:  # noqa: BLE001 - a worker must survive anything content or infra throws
+                if not is_infrastructure(exc):
+                    log.exception("consumer %s: unexpected error", self.name)
+                self.stats.infra_errors += 1
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                try:
+                    self.setup()
+                except Exception:  # noqa: BLE001 - Redis may still be down; next round retries
+                    pass
+
+    def step(self) -> int:
+        """One round; returns the number of stream entries handled."""
+        self.flush_outbox()
+        handled = 0
+        if time.monotonic() - self._last_claim > max(self.claim_idle_ms / 4000, 0.5):
+            self._last_claim = time.monotonic()
+            for s in self.streams:
+                handled += self.reclaim(s)
+        reply = self.r.xreadgroup(self.group, self.name, {s: ">" for s in self.streams},
+                                  count=self.batch, block=self.block_ms)
+        for stream, entries in reply or []:
+            handled += self.handle(_s(stream), entries)
+        return handled
+
+    def flush_outbox(self) -> None:
+        """Apply deltas whose warehouse commit happened but whose Redis apply did not (crash, outage)."""
+        rows = self.sink.pending_outbox()
+        for row in rows:
+            self.live.apply(row.batch_id, row.deltas)
+        if rows:
+            self.sink.mark_applied([row.batch_id for row in rows])
+
+    def reclaim(self, stream: str) -> int:
+        """Take over entries idle past claim_idle_ms (their consumer died) and handle them."""
+        handled, cursor = 0, "0-0"
+        while True:
+            res = self.r.xautoclaim(stream, self.group, self.name, self.claim_idle_ms, cursor, count=self.batch)
+            cursor, entries = _s(res[0]), res[1]
+            deleted = res[2] if len(res) > 2 else []
+            if deleted:
+                self.stats.lost_on_claim += len(deleted)
+                log.error("stream %s: %d pending entries were deleted before processing (data loss)",
+                          stream, len(deleted))
+            live = [(i, f) for i, f in entries if f]
+            if live:
+                self.stats.reclaimed += len(live)
+                handled += self.handle(stream, live)
+            if cursor == "0-0" or not entries:
+                return handled
+
+    # --- one batch ---------------------------------------------------------------------------------------
+    def handle(self, stream: str, entries: list[tuple[bytes, dict]]) -> int:
+        events: list[Event] = []
+        ids: list[bytes] = []
+        for entry_id, fields in entries:
+            raw = fields.get(b"e") if fields else None
+            try:
+                if raw is None:
+                    raise ValueError("stream entry has no 'e' field")
+                events.append(self.codec.decode(raw))
+                ids.append(entry_id)
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+                self.dead_letter(stream, entry_id, raw or b"", f"undecodable entry: {exc}")
+        if not events:
+            return len(entries)
+        try:
+            self.commit(stream, events, ids)
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            if len(events) == 1:
+                self.count_failure(stream, events[0], ids[0], exc)
+            else:
+                log.warning("stream %s: batch of %d failed (%s); isolating entries", stream, len(events), exc)
+                for ev, entry_id in zip(events, ids):
+                    self.isolate(stream, ev, entry_id)
+        return len(entries)
+
+    def commit(self, stream: str, events: list[Event], ids: list[bytes]) -> None:
+        result = self.sink.write_batch(events, stream=stream, group=self.group, consumer=self.name,
+                                       last_id=_s(ids[-1]), deltas=self.deltas)
+        self.live.apply(result.batch_id, result.deltas, stream=stream, group=self.group, ids=ids)
+        self.sink.mark_applied([result.batch_id])
+        self.stats.batches += 1
+        self.stats.entries += len(events)
+        self.stats.new += len(result.new_events)
+        self.stats.duplicates += result.duplicates
+        if self.on_applied is not None and result.new_events:
+            self.on_applied(result.deltas)
+
+    def isolate(self, stream: str, ev: Event, entry_id: bytes) -> None:
+        """Retry one entry alone; count failures per entry and dead-letter it at max_tries."""
+        try:
+            self.commit(stream, [ev], [entry_id])
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise
+            self.count_failure(stream, ev, entry_id, exc)
+
+    def count_failure(self, stream: str, ev: Event, entry_id: bytes, exc: Exception) -> None:
+        """The entry stays pending (reclaimed later) until it has failed max_tries times."""
+        tries = self.r.hincrby(f"tries:{stream}:{self.group}", _s(entry_id), 1)
+        log.warning("stream %s entry %s failed (try %d/%d): %s", stream, _s(entry_id), tries, self.max_tries, exc)
+        if tries >= self.max_tries:
+            self.dead_letter(stream, entry_id, self.codec.encode(ev),
+                             f"handler failed {tries} times: {type(exc).__name__}: {exc}")
+
+    def dead_letter(self, stream: str, entry_id: bytes, raw: bytes, reason: str) -> None:
+        with self.r.pipeline(transaction=True) as p:
+            p.xadd(DEAD_LETTER, {"reason": reason, "origin": f"{stream}/{_s(entry_id)}", "system": stream[3:],
+                                 "raw": raw, "at": str(time.time())})
+            p.xack(stream, self.group, entry_id)
+            p.hdel(f"tries:{stream}:{self.group}", _s(entry_id))
+            p.execute()
+        self.stats.dead += 1
+
+
+def _s(x: bytes | str) -> str:
+    return x.decode() if isinstance(x, bytes) else x

@@ -1,0 +1,131 @@
+"""Validate and XADD: the only way events enter the spine.
+
+An event is *accepted* only when Redis returned its stream id; anything invalid lands in
+the dead-letter stream with the reason, its origin and the raw payload, and the caller is
+told why. When Redis is unreachable the producer raises `Unavailable` (an ingest answers
+503): it never reports an accept it cannot prove.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+
+import msgspec
+import redis
+
+from datasources.base import Event
+from streams.codec import DEAD_LETTER, Codec, stream_of
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_CAP = 1_000_000  # memory guard for the dead-letter stream only
+RAW_KEEP_BYTES = 262_144  # what of an oversize payload is kept for a person to read
+
+
+class Unavailable(RuntimeError):
+    """Redis did not confirm the write; the event was not accepted."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    stream: str
+    id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+    dead_id: str
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Producer:
+    def __init__(
+        self,
+        r: redis.Redis,
+        codec: Codec,
+        *,
+        max_bytes: int = 65_536,
+        max_past: dt.timedelta = dt.timedelta(days=30),
+        max_future: dt.timedelta = dt.timedelta(minutes=5),
+        clock: Callable[[], dt.datetime] = utcnow,
+    ):
+        self.r = r
+        self.codec = codec
+        self.max_bytes = max_bytes
+        self.max_past = max_past
+        self.max_future = max_future
+        self.clock = clock
+
+    def validate(self, raw: bytes | str) -> Event:
+        """Decode and check one payload; raises ValueError with a message a person can act on."""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogatepass")
+        if len(raw) > self.max_bytes:
+            raise ValueError(f"payload is {len(raw)} bytes, limit {self.max_bytes}")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"payload is not UTF-8 (byte {exc.start})") from None
+        try:
+            ev = self.codec.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ValueError(str(exc)) from None
+        self.check_time(ev)
+        return ev
+
+    def check_time(self, ev: Event) -> None:
+        now = self.clock()
+        if ev.ts > now + self.max_future:
+            raise ValueError(f"ts {ev.ts.isoformat()} is {(ev.ts - now).total_seconds():.0f} s in the future "
+                             f"(limit {self.max_future.total_seconds():.0f} s)")
+        if ev.ts < now - self.max_past:
+            raise ValueError(f"ts {ev.ts.isoformat()} is {(now - ev.ts).days} days in the past "
+                             f"(limit {self.max_past.days} days)")
+
+    def submit_raw(self, raw: bytes | str, *, origin: str) -> Accepted | Rejected:
+        """Validate one raw payload (ingest API, connectors) and accept or dead-letter it."""
+        try:
+            ev = self.validate(raw)
+        except ValueError as exc:
+            return Rejected(str(exc), self.dead_letter(raw, str(exc), origin=origin))
+        return self.submit([ev])[0]
+
+    def submit(self, events: Sequence[Event]) -> list[Accepted]:
+        """XADD already-validated events in one pipeline (simulators, connectors after validate)."""
+        if not events:
+            return []
+        encode = self.codec.encode
+        streams = [stream_of(ev.system) for ev in events]
+        try:
+            with self.r.pipeline(transaction=False) as p:
+                for stream, ev in zip(streams, events):
+                    p.xadd(stream, {b"e": encode(ev)})
+                ids = p.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise Unavailable(f"Redis did not confirm the write: {exc}") from exc
+        return [Accepted(s, i.decode() if isinstance(i, bytes) else i, ev.key)
+                for s, i, ev in zip(streams, ids, events)]
+
+    def dead_letter(self, raw: bytes | str, reason: str, *, origin: str, system: str = "") -> str:
+        """Keep a rejected payload with its reason so nothing offered to us is silently dropped."""
+        body = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+        note = ""
+        if len(body) > RAW_KEEP_BYTES:
+            note = f" (raw payload truncated from {len(body)} bytes)"
+            body = body[:RAW_KEEP_BYTES]
+        fields = {"reason": reason + note, "origin": origin, "system": system, "raw": body,
+                  "at": self.clock().isoformat()}
+        try:
+            entry = self.r.xadd(DEAD_LETTER, fields, maxlen=DEAD_LETTER_CAP, approximate=True)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise Unavailable(f"Redis did not confirm the dead-letter write: {exc}") from exc
+        log.info("dead-lettered from %s: %s", origin, reason)
+        return entry.decode() if isinstance(entry, bytes) else entry
