@@ -1,0 +1,305 @@
+"""Composition root: read settings, start or connect services, build the web app and workers.
+
+    python app.py run                 everything on embedded defaults (what `make run` does)
+    python app.py web | worker | simulate
+    python app.py backfill --days 365
+    python app.py migrate
+
+`run` starts the embedded Redis when REDIS_URL is unset, prepares the warehouse (migrations,
+dimensions, a first backfill when empty), then supervises a worker and a simulator process
+(restarting them if they die) and serves the web app in the foreground.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from settings import Settings, load_settings
+
+log = logging.getLogger("app")
+VERSION = "0.1.0"
+ROOT = Path(__file__).resolve().parent
+
+
+# --- services --------------------------------------------------------------------------------------------
+def redis_url(settings: Settings) -> str:
+    if settings.redis_url:
+        return settings.redis_url
+    return f"unix://{(settings.data_dir / 'redis' / 'redis.sock').resolve()}"
+
+
+def connect_redis(settings: Settings):  # type: ignore[no-untyped-def]
+    from streams.redis_conn import check_durability, connect
+
+    r = connect(redis_url(settings))
+    check_durability(r, settings.durability)
+    return r
+
+
+def warehouse(settings: Settings, role: str):  # type: ignore[no-untyped-def]
+    """Engine, fact tables; refuses an unsafe database for the consumer in strict mode."""
+    from datasources.registry import schemas
+    from warehouse.db import check_durability, make_engine
+    from warehouse.facts import FactTables
+    from warehouse.models import Base
+
+    engine = make_engine(settings.warehouse_url, role=role)  # type: ignore[arg-type]
+    tables = FactTables(schemas().values(), Base.metadata)
+    if role == "consumer":
+        problems = check_durability(engine)
+        if problems and settings.durability == "strict":
+            raise SystemExit("refusing an unsafe warehouse: " + "; ".join(problems))
+        for p in problems:
+            log.warning("UNSAFE WAREHOUSE: %s", p)
+    return engine, tables
+
+
+def codec():  # type: ignore[no-untyped-def]
+    from datasources.registry import schemas
+    from streams.codec import Codec
+
+    return Codec(schemas().values())
+
+
+def socketio_channel(settings: Settings) -> str:
+    return settings.extra.get("socketio_channel", "cc-live") if settings.extra else "cc-live"
+
+
+# --- commands --------------------------------------------------------------------------------------------
+def cmd_migrate(settings: Settings) -> None:
+    from domain.compound import build_compound
+    from warehouse.migrate import upgrade
+    from warehouse.models import load_dimensions
+
+    engine, _tables = warehouse(settings, "consumer")
+    upgrade(engine)
+    load_dimensions(engine, build_compound(settings.compound_seed))
+
+
+def cmd_backfill(settings: Settings, days: int) -> None:
+    from datasources.registry import SYSTEMS
+    from domain.calendar import default_calendar
+    from domain.compound import build_compound
+    from warehouse.backfill import backfill
+
+    cmd_migrate(settings)
+    engine, _tables = warehouse(settings, "backfill")
+    end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    stats = backfill(engine, list(SYSTEMS.values()), build_compound(settings.compound_seed), default_calendar(),
+                     days=days, end=end, seed=settings.sim_seed, tz=settings.zone, progress=True)
+    print(stats)
+
+
+def cmd_worker(settings: Settings, name: str) -> None:
+    import analytics.metrics  # noqa: F401 - registers the KPI extractors
+    from analytics.deltas import fold
+    from datasources.registry import SYSTEMS
+    from streams.consumer import StreamConsumer
+    from streams.live_state import LiveState
+    from streams.push import Pusher, socketio_emitter
+    from streams.worker import run_worker
+    from warehouse.sink import Sink
+
+    r = connect_redis(settings)
+    engine, tables = warehouse(settings, "consumer")
+    live = LiveState(r, settings.zone)
+    pusher = Pusher(live, socketio_emitter(redis_url(settings), socketio_channel(settings)))
+    tz = settings.zone
+    consumer = StreamConsumer(
+        r, Sink(engine, tables), codec(), live, lambda evs: fold(evs, tz).to_wire(),
+        streams=[s.stream for s in SYSTEMS.values()], name=name, batch=settings.batch_size,
+        claim_idle_ms=settings.claim_idle_ms, max_tries=settings.max_tries, on_applied=pusher.note,
+    )
+    stop = _stop_on_signals()
+    log.info("worker %s consuming %d streams", name, len(consumer.streams))
+    run_worker(consumer, pusher, stop, stream_cap=settings.stream_cap)
+
+
+def cmd_simulate(settings: Settings) -> None:
+    from datasources.registry import SYSTEMS
+    from domain.calendar import default_calendar
+    from domain.compound import build_compound
+    from streams.producer import Producer
+    from streams.simfeed import SimFeed, stored_seq
+
+    r = connect_redis(settings)
+    compound, cal = build_compound(settings.compound_seed), default_calendar()
+    sims = {}
+    for name, spec in SYSTEMS.items():
+        source = f"sim.{name}"
+        sims[name] = spec.make_simulator(compound, cal, seed=settings.sim_seed, rate=settings.sim_rate,
+                                         tz=settings.zone, source=source, seq_start=stored_seq(r, source))
+    producer = Producer(r, codec(), max_bytes=settings.max_event_bytes,
+                        max_past=dt.timedelta(days=settings.max_past_days),
+                        max_future=dt.timedelta(seconds=settings.max_future_s))
+    log.info("simulating %d systems at rate %.2f", len(sims), settings.sim_rate)
+    SimFeed(producer, sims).run(_stop_on_signals())
+
+
+def create_web(settings: Settings):  # type: ignore[no-untyped-def]
+    """The Dash app on Flask with Socket.IO (Redis message queue) and /healthz."""
+    import dash
+    from flask_socketio import SocketIO
+
+    from api.health import health_blueprint
+    from callbacks.live_socket import register_live_socket
+    from datasources.registry import SYSTEMS
+    from layouts.live_overview import layout
+    from streams import health
+    from streams.live_state import LiveState
+    from streams.redis_conn import connect
+
+    url = redis_url(settings)
+    r = connect(url)
+    live = LiveState(r, settings.zone)
+    engine, _tables = warehouse(settings, "web")
+    systems = [(s.name, s.title_zh, s.title_en, s.expected_interval_s) for s in SYSTEMS.values()]
+
+    app = dash.Dash(__name__, assets_folder=str(ROOT / "assets"), title="智慧机关事务 · 指挥中心",
+                    update_title=None, serve_locally=True)
+    server = app.server
+    server.config["SECRET_KEY"] = settings.secret_key
+
+    def serve_layout():  # type: ignore[no-untyped-def]
+        from flask import request
+
+        return layout(request.args.get("lang", "zh"), systems)
+
+    app.layout = serve_layout
+
+    def database_ok() -> None:
+        from sqlalchemy import text
+
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def check():  # type: ignore[no-untyped-def]
+        return health.report(r, live, [s.stream for s in SYSTEMS.values()], database=database_ok,
+                             version=VERSION, stream_cap=settings.stream_cap)
+
+    server.register_blueprint(health_blueprint(check))
+    origins = [f"http://{settings.host}:{settings.port}", f"http://localhost:{settings.port}",
+               f"http://127.0.0.1:{settings.port}"]
+    socketio = SocketIO(server, message_queue=url, channel=socketio_channel(settings), async_mode="threading",
+                        cors_allowed_origins=origins, max_http_buffer_size=65_536)
+    register_live_socket(socketio, live, {s.name: s.expected_interval_s for s in SYSTEMS.values()})
+    return app, socketio
+
+
+def cmd_web(settings: Settings) -> None:
+    app, socketio = create_web(settings)
+    log.info("serving on http://%s:%d", settings.host, settings.port)
+    socketio.run(app.server, host=settings.host, port=settings.port, allow_unsafe_werkzeug=True,
+                 use_reloader=False, log_output=False)
+
+
+def cmd_run(settings: Settings) -> None:
+    """Everything on embedded defaults, supervised; Ctrl-C stops it all (the AOF keeps the data)."""
+    from streams.redis_conn import EmbeddedRedis
+
+    embedded = None
+    env = dict(os.environ)
+    if not settings.redis_url:
+        embedded = EmbeddedRedis(settings.data_dir)
+        env["REDIS_URL"] = embedded.start()
+        settings = load_settings(env)
+    connect_redis(settings)
+    cmd_migrate(settings)
+    from warehouse.backfill import is_empty
+
+    engine, _ = warehouse(settings, "web")
+    if settings.backfill_days > 0 and is_empty(engine):
+        log.info("empty warehouse: backfilling %d days of simulated history", settings.backfill_days)
+        cmd_backfill(settings, settings.backfill_days)
+    children = [[sys.executable, str(ROOT / "app.py"), "worker", "--name", f"c{i + 1}"]
+                for i in range(settings.consumers)]
+    if settings.simulators:
+        children.append([sys.executable, str(ROOT / "app.py"), "simulate"])
+    supervisor = Supervisor(children, env)
+    supervisor.start()
+    try:
+        cmd_web(settings)
+    finally:
+        supervisor.stop()
+        if embedded:
+            embedded.stop()
+
+
+class Supervisor:
+    """Keeps child processes alive: a crashed worker is restarted (the stream keeps its work)."""
+
+    def __init__(self, commands: list[list[str]], env: dict[str, str]):
+        self.commands, self.env = commands, env
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self.procs = [subprocess.Popen(c, env=self.env) for c in self.commands]
+        threading.Thread(target=self._watch, name="supervisor", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            for i, p in enumerate(self.procs):
+                if p.poll() is not None and not self._stop.is_set():
+                    log.error("%s exited with %s; restarting", " ".join(self.commands[i][2:]), p.returncode)
+                    self.procs[i] = subprocess.Popen(self.commands[i], env=self.env)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="app.py", description="智慧机关事务 command center")
+    sub = parser.add_subparsers(dest="cmd")
+    sub.add_parser("run", help="everything on embedded defaults")
+    sub.add_parser("web", help="the web app only")
+    w = sub.add_parser("worker", help="one stream consumer process")
+    w.add_argument("--name", default="c1")
+    sub.add_parser("simulate", help="feed the built-in simulators into Redis")
+    b = sub.add_parser("backfill", help="write simulated history into the warehouse")
+    b.add_argument("--days", type=int, default=365)
+    sub.add_parser("migrate", help="create or upgrade the warehouse schema and dimensions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    cmd = args.cmd or "run"
+    if cmd == "run":
+        cmd_run(settings)
+    elif cmd == "web":
+        cmd_web(settings)
+    elif cmd == "worker":
+        cmd_worker(settings, args.name)
+    elif cmd == "simulate":
+        cmd_simulate(settings)
+    elif cmd == "backfill":
+        cmd_backfill(settings, args.days)
+    elif cmd == "migrate":
+        cmd_migrate(settings)
+
+
+if __name__ == "__main__":
+    main()

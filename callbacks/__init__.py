@@ -1,0 +1,1 @@
+"""Wiring between pages and the live state: Socket.IO handlers and Dash callbacks."""

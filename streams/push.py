@@ -1,0 +1,91 @@
+"""Coalescing pusher: one combined message per room per flush, never one per event.
+
+The consumer hands over each applied batch's deltas; every `kpi_interval` (0.1 s) the
+pusher reads the current values of what changed and emits one `update` per topic room
+through flask-socketio's Redis message queue, so every web process delivers it to its own
+clients. Per-minute chart buckets ride along at most once per `chart_interval` (1 s):
+STACK.md measured browser CPU at 31 % for 10 Hz chart redraws against 6 % at 1 Hz.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from streams.live_state import LiveState
+from streams.topics import TOPICS, Touched, update
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/live"
+Emit = Callable[[str, dict, str], None]  # (event, data, room)
+
+
+def room_of(topic: str) -> str:
+    return f"t:{topic}"
+
+
+def socketio_emitter(message_queue: str, channel: str) -> Emit:
+    """A write-only flask-socketio client of the message queue (used outside the web process)."""
+    from flask_socketio import SocketIO
+
+    sio = SocketIO(message_queue=message_queue, channel=channel)
+
+    def emit(event: str, data: dict, room: str) -> None:
+        sio.emit(event, data, namespace=NAMESPACE, to=room)
+
+    return emit
+
+
+class Pusher:
+    def __init__(self, live: LiveState, emit: Emit, *, kpi_interval: float = 0.1, chart_interval: float = 1.0,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)):
+        self.live, self.emit = live, emit
+        self.kpi_interval, self.chart_interval = kpi_interval, chart_interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._touched = Touched.empty()
+        self._pending_minutes = Touched.empty()
+        self._last_chart = 0.0
+        self.sent = 0
+
+    def note(self, wire: Mapping[str, Any]) -> None:
+        """Called by the consumer after a batch was applied (any thread)."""
+        with self._lock:
+            self._touched.add(wire)
+
+    def flush(self) -> int:
+        """Emit what changed since the last flush; returns the number of messages sent."""
+        with self._lock:
+            touched, self._touched = self._touched, Touched.empty()
+        self._pending_minutes.minutes |= touched.minutes
+        with_series = bool(self._pending_minutes.minutes) and \
+            time.monotonic() - self._last_chart >= self.chart_interval
+        if with_series:
+            touched.minutes = self._pending_minutes.minutes
+            self._pending_minutes = Touched.empty()
+            self._last_chart = time.monotonic()
+        else:
+            touched.minutes = set()
+        if not touched and not with_series:
+            return 0
+        now = self.clock()
+        sent = 0
+        for topic in list(TOPICS.values()):
+            msg = update(self.live, topic, touched, now, with_series=with_series)
+            if msg is not None:
+                self.emit("update", msg, room_of(topic.name))
+                sent += 1
+        self.sent += sent
+        return sent
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.kpi_interval):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - a push failure must not stop the worker; next flush retries
+                log.exception("push flush failed")
