@@ -1,0 +1,106 @@
+"""Live state: guarded apply is exactly once; reads return what was applied; topics build messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from zoneinfo import ZoneInfo
+
+import redis
+
+from analytics.deltas import fold
+from streams.consumer import ensure_group
+from streams.live_state import LiveState
+from streams.topics import Topic, Touched, snapshot, update
+from tests.streams.schemas import gate, meal
+
+TZ = ZoneInfo("Asia/Shanghai")
+T0 = dt.datetime(2026, 11, 25, 3, 50, tzinfo=dt.UTC)  # 11:50 local, lunch
+
+
+def events():  # type: ignore[no-untyped-def]
+    evs = [meal(T0 + dt.timedelta(seconds=i * 7), i + 1, amount=f"{10 + i % 5}.50") for i in range(40)]
+    evs += [gate(T0 + dt.timedelta(seconds=i * 11), i + 1, "in" if i % 3 else "out", queue=float(i))
+            for i in range(30)]
+    return evs
+
+
+def test_apply_is_guarded_by_batch_id(r: redis.Redis) -> None:
+    live = LiveState(r, TZ)
+    wire = fold(events(), TZ).to_wire()
+    assert live.apply("b1", wire) == (True, 0)
+    assert live.apply("b1", wire) == (False, 0)
+    day = live.day_key(T0)
+    sums = live.sums(day)
+    assert sums["tcant.meals"] == 40
+    assert round(sums["tcant.revenue"], 2) == round(sum(10 + i % 5 + 0.5 for i in range(40)), 2)
+    assert sums["tcant.events"] == 40 and sums["tgate.events"] == 30
+    assert live.levels() == {"tgate.onsite": 20 - 10}
+    assert live.lasts("tgate.queue") == {"GP01": 29.0}
+
+
+def test_apply_acks_entries_in_the_same_call(r: redis.Redis) -> None:
+    live = LiveState(r, TZ)
+    ensure_group(r, "ev:tcant", "g")
+    ids = [r.xadd("ev:tcant", {"e": b"{}"}) for _ in range(3)]
+    r.xreadgroup("g", "c", {"ev:tcant": ">"}, count=10)
+    assert r.xpending("ev:tcant", "g")["pending"] == 3
+    fresh, acked = live.apply("b2", fold(events()[:3], TZ).to_wire(), stream="ev:tcant", group="g", ids=ids)
+    assert (fresh, acked) == (True, 3)
+    assert r.xpending("ev:tcant", "g")["pending"] == 0
+
+
+def test_shuffled_batches_equal_the_ordered_replay(r: redis.Redis) -> None:
+    evs = events()
+    ordered = LiveState(r, TZ)
+    ordered.apply("all", fold(evs, TZ).to_wire())
+    expected = (ordered.sums(ordered.day_key(T0)), ordered.levels(), ordered.lasts("tgate.queue"),
+                ordered.minutes("tcant.meals", ordered.day_key(T0)))
+    r.flushdb()
+    shuffled = evs[:]
+    random.Random(3).shuffle(shuffled)
+    live = LiveState(r, TZ)
+    for i in range(0, len(shuffled), 9):
+        live.apply(f"s{i}", fold(shuffled[i:i + 9], TZ).to_wire())
+    got = (live.sums(live.day_key(T0)), live.levels(), live.lasts("tgate.queue"),
+           live.minutes("tcant.meals", live.day_key(T0)))
+    assert {k: round(v, 6) for k, v in got[0].items()} == {k: round(v, 6) for k, v in expected[0].items()}
+    assert got[1:] == expected[1:]
+
+
+def test_series_and_sequence_gaps(r: redis.Redis) -> None:
+    live = LiveState(r, TZ)
+    evs = [meal(T0 + dt.timedelta(minutes=m), seq) for m, seq in ((0, 1), (0, 2), (2, 3), (2, 5), (3, 9))]
+    live.apply("b", fold(evs, TZ).to_wire())
+    series = live.series("tcant.meals", T0 + dt.timedelta(minutes=3, seconds=30), 5)
+    assert [v for _t, v in series] == [0, 2, 0, 2, 1]
+    assert series[-1][0] == int((T0 + dt.timedelta(minutes=3)).timestamp() * 1000)
+    assert live.seq_gaps() == {"t.cant": 9 - 1 + 1 - 5}
+
+
+def test_snapshot_and_partial_update_messages(r: redis.Redis) -> None:
+    live = LiveState(r, TZ)
+    topic = Topic("t", sums=("tcant.*",), series=("tcant.meals",), levels=("tgate.*",), lasts=("tgate.queue",))
+    wire = fold(events(), TZ).to_wire()
+    live.apply("b", wire)
+    now = T0 + dt.timedelta(minutes=10)
+    snap = snapshot(live, topic, now, {"tcant": 60})
+    assert snap["sums"]["tcant.meals"] == 40 and "tgate.events" not in snap["sums"]
+    assert snap["levels"] == {"tgate.onsite": 10}
+    assert snap["lasts"] == {"tgate.queue": {"GP01": 29.0}}
+    assert len(snap["minute"]["tcant.meals"]) == 60 and sum(v for _t, v in snap["minute"]["tcant.meals"]) == 40
+    assert snap["tz_offset_min"] == 480 and snap["expect"] == {"tcant": 60}
+    assert set(snap["sources"]) == {"t.cant", "t.gate"}
+
+    more = fold([meal(now, 100)], TZ).to_wire()
+    live.apply("b2", more)
+    touched = Touched.empty()
+    touched.add(more)
+    msg = update(live, topic, touched, now, with_series=True)
+    assert msg is not None
+    assert msg["sums"] == {"tcant.meals": 41, "tcant.revenue": snap["sums"]["tcant.revenue"] + 12.5,
+                           "tcant.events": 41}
+    assert msg["levels"] == {} and msg["lasts"] == {}
+    assert msg["minute"]["tcant.meals"] == [[int(now.timestamp() * 1000), 1.0]]
+    assert list(msg["sources"]) == ["t.cant"]
+    assert update(live, Topic("other", sums=("zzz.*",)), Touched.empty(), now, with_series=True) is None
