@@ -78,7 +78,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if kind == "Path":
             return Path(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{source}: expected a {kind}, got {value!r}") from None
+        what = {"int": "an integer", "float": "a number", "Path": "a path"}.get(kind, kind)
+        raise SettingsError(f"{source}: expected {what}, got {value!r}") from None
     return None if value in ("", None) and "None" in kind else str(value)
 
 
