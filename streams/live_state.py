@@ -152,6 +152,13 @@ class LiveState:
                 values[(day, m)] = float(v or 0)
         return [(int(s.timestamp() * 1000), values[(s.strftime("%Y%m%d"), s.hour * 60 + s.minute)]) for s in stamps]
 
+    def cumulative(self, metric: str, day: str, upto_minute: int) -> float | None:
+        """Total of a sum metric on `day` from midnight through minute `upto_minute`; None if no data is kept."""
+        raw = self.r.hgetall(f"live:min:{metric}:{day}")
+        if not raw:
+            return None
+        return sum(float(v) for k, v in raw.items() if int(k) <= upto_minute)
+
     def sources(self) -> dict[str, int]:
         return {_s(k): int(v) for k, v in self.r.hgetall("live:src").items()}
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from analytics.compare import compare
+from domain.calendar import default_calendar
 from streams.live_state import LiveState
 
 
@@ -23,6 +25,7 @@ class Topic:
     series: tuple[str, ...] = ()  # per-minute buckets of these sum metrics
     levels: tuple[str, ...] = ()
     lasts: tuple[str, ...] = ()
+    compare: tuple[str, ...] = ()  # sum metrics shown against the last comparable day and last week
     series_minutes: int = 60
 
     def wants(self, kind: str, metric: str) -> bool:
@@ -47,6 +50,18 @@ def _sources(live: LiveState, names: Iterable[str] | None = None) -> dict[str, d
     return {s: {"system": s.split(".", 1)[-1], "last": stamps[s]} for s in wanted}
 
 
+def comparisons(live: LiveState, metrics: Iterable[str], now: dt.datetime) -> dict[str, dict[str, Any]]:
+    """Per metric: the running total at this minute on the reference days (kind-of-day aligned)."""
+    local = now.astimezone(live.tz)
+    minute = local.hour * 60 + local.minute
+    out: dict[str, dict[str, Any]] = {}
+    for m in metrics:
+        refs = compare(default_calendar(), local.date(), minute,
+                       lambda day, upto, m=m: live.cumulative(m, day.strftime("%Y%m%d"), upto))
+        out[m] = {ref.label: {"day": ref.day.strftime("%Y%m%d"), "value": ref.value} for ref in refs}
+    return out
+
+
 def snapshot(live: LiveState, topic: Topic, now: dt.datetime, expect: Mapping[str, float]) -> dict[str, Any]:
     """Everything a subscriber of `topic` shows, as of now: sent on subscribe and after a reconnect."""
     day = live.day_key(now)
@@ -63,6 +78,7 @@ def snapshot(live: LiveState, topic: Topic, now: dt.datetime, expect: Mapping[st
         "levels": levels,
         "lasts": lasts,
         "minute": {m: live.series(m, now, topic.series_minutes) for m in series_metrics},
+        "compare": comparisons(live, [m for m in sums if topic.wants("compare", m)], now),
         "sources": _sources(live),
         "expect": dict(expect),
     }
@@ -121,6 +137,7 @@ def update(live: LiveState, topic: Topic, touched: Touched, now: dt.datetime, *,
             for mi, v in sorted(live.minutes(m, d, mins).items()):
                 stamp = int((base + dt.timedelta(minutes=mi)).timestamp() * 1000)
                 minute.setdefault(m, []).append([stamp, v])
+    compared = comparisons(live, [m for m in sums if topic.wants("compare", m)], now) if with_series else {}
     if not (sums or levels or lasts or minute or touched.sources):
         return None
     return {
@@ -131,5 +148,6 @@ def update(live: LiveState, topic: Topic, touched: Touched, now: dt.datetime, *,
         "levels": live.levels(levels) if levels else {},
         "lasts": {m: live.lasts(m, fs) for m, fs in lasts.items()},
         "minute": minute,
+        "compare": compared,
         "sources": _sources(live, touched.sources),
     }

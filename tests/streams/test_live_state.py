@@ -104,3 +104,23 @@ def test_snapshot_and_partial_update_messages(r: redis.Redis) -> None:
     assert msg["minute"]["tcant.meals"] == [[int(now.timestamp() * 1000), 1.0]]
     assert list(msg["sources"]) == ["t.cant"]
     assert update(live, Topic("other", sums=("zzz.*",)), Touched.empty(), now, with_series=True) is None
+
+
+def test_comparisons_align_by_kind_of_day_and_time_of_day(r: redis.Redis) -> None:
+    from streams.topics import comparisons
+
+    live = LiveState(r, TZ)
+
+    def at(day: int, hh: int, mm: int) -> dt.datetime:
+        return dt.datetime(2026, 11, day, hh, mm, tzinfo=TZ).astimezone(dt.UTC)
+
+    evs = [meal(at(24, 11, 0), i) for i in range(3)] + [meal(at(24, 12, 30), 9)]  # Tuesday
+    evs += [meal(at(18, 11, 0), 20 + i) for i in range(5)]  # Wednesday last week
+    evs += [meal(at(22, 11, 0), 40)]  # Sunday: not comparable with a working day
+    live.apply("hist", fold(evs, TZ).to_wire())
+    got = comparisons(live, ["tcant.meals"], at(25, 12, 0))  # Wednesday noon
+    assert got == {"tcant.meals": {"last_comparable": {"day": "20261124", "value": 3.0},
+                                   "last_week": {"day": "20261118", "value": 5.0}}}
+    sunday = comparisons(live, ["tcant.meals"], at(29, 12, 0))
+    assert sunday["tcant.meals"]["last_comparable"] == {"day": "20261128", "value": None}
+    assert sunday["tcant.meals"]["last_week"] == {"day": "20261122", "value": 1.0}
