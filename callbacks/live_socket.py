@@ -33,11 +33,11 @@ def register_live_socket(socketio: SocketIO, live: LiveState, expect: Mapping[st
         unknown = [t for t in topics if not isinstance(t, str) or t not in TOPICS]
         if unknown:
             return {"error": f"unknown topics: {unknown[:5]}"}
+        for t in topics:  # join first: an update between the read and the join would be lost
+            join_room(room_of(t))
         try:
             snaps = {t: snapshot(live, TOPICS[t], clock(), expect) for t in topics}
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("snapshot failed: %s", exc)
             return {"error": "live state unavailable"}
-        for t in topics:
-            join_room(room_of(t))
         return snaps[topics[0]] if len(topics) == 1 else {"snapshots": snaps}

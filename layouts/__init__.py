@@ -1,0 +1,1 @@
+"""Dash component trees: page layouts and, later, the panel renderers of the big screens."""
