@@ -46,13 +46,11 @@ def connect_redis(settings: Settings):  # type: ignore[no-untyped-def]
 
 def warehouse(settings: Settings, role: str):  # type: ignore[no-untyped-def]
     """Engine, fact tables; refuses an unsafe database for the consumer in strict mode."""
-    from datasources.registry import schemas
     from warehouse.db import check_durability, make_engine
-    from warehouse.facts import FactTables
-    from warehouse.models import Base
+    from warehouse.schema import registry_fact_tables
 
     engine = make_engine(settings.warehouse_url, role=role)  # type: ignore[arg-type]
-    tables = FactTables(schemas().values(), Base.metadata)
+    tables = registry_fact_tables()
     if role == "consumer":
         problems = check_durability(engine)
         if problems and settings.durability == "strict":

@@ -1,0 +1,167 @@
+"""The simulator kit: engine contract, rhythm helpers and shared rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import statistics
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pytest
+
+from datasources import canteen, energy, onecard, passage, vehicles
+from datasources.base import Event, SchemaError
+from datasources.simkit import (
+    Bump,
+    Curve,
+    Day,
+    HourlySimulator,
+    check_money,
+    copies,
+    curve,
+    hm,
+    poisson,
+    rng_for,
+    roster,
+    ticks,
+    time_getter,
+)
+from domain.calendar import default_calendar
+from tests.datasources.sim_checks import HOLIDAY, TZ, WORKDAY, compound, local_start
+
+
+class Ping(Event, tag="test.ping", frozen=True, kw_only=True):
+    n: int
+
+
+class Pinger(HourlySimulator):
+    """Two pings an hour, one of them echoed 90 minutes later (an event that lands in a later hour)."""
+
+    system = "test"
+
+    def hour(self, day: Day, t0: float, t1: float) -> None:
+        n = self.rng.randrange(1000)
+        self.emit(t0 + self.rng.uniform(0, 3600), Ping, {"n": n})
+        self.emit(t0 + 5400, Ping, {"n": -n})
+
+
+class Backwards(HourlySimulator):
+    system = "test"
+
+    def hour(self, day: Day, t0: float, t1: float) -> None:
+        self.emit(t0 - 1, Ping, {"n": 0})
+
+
+def pinger(**kw: Any) -> Pinger:
+    return Pinger(compound(), default_calendar(), seed=1, tz=TZ, **kw)
+
+
+def collect(sim: HourlySimulator, start: dt.datetime, step: dt.timedelta, n: int) -> list[Event]:
+    return [e for k in range(n) for e in sim.events_between(start + k * step, start + (k + 1) * step)]
+
+
+def test_output_does_not_depend_on_how_time_is_cut() -> None:
+    start = local_start(WORKDAY) + dt.timedelta(hours=5, minutes=17)
+    whole = collect(pinger(), start, dt.timedelta(hours=10), 1)
+    cut = collect(pinger(), start, dt.timedelta(minutes=6), 100)
+    assert len(whole) > 15 and whole == cut
+    assert [e.seq for e in whole] == list(range(1, len(whole) + 1))
+    assert all(a.ts <= b.ts for a, b in zip(whole, whole[1:]))
+    assert any(e.n < 0 for e in whole)  # echoes from earlier hours arrive in order
+
+
+def test_the_world_starts_at_local_midnight_and_continues_through_gaps() -> None:
+    start = local_start(WORKDAY)
+    early = collect(pinger(), start, dt.timedelta(hours=8), 1)
+    late = collect(pinger(), start + dt.timedelta(hours=3), dt.timedelta(hours=5), 1)
+    skipped = [e for e in early if e.ts < start + dt.timedelta(hours=3)]
+    assert late == [msgspec.structs.replace(e, seq=e.seq - len(skipped)) for e in early[len(skipped):]]
+    sim = pinger(seq_start=10)
+    first = collect(sim, start, dt.timedelta(hours=1), 1)
+    after_gap = collect(sim, start + dt.timedelta(hours=5), dt.timedelta(hours=3), 1)
+    assert first[0].seq == 11 and after_gap[0].seq == first[-1].seq + 1
+    assert [e.n for e in after_gap] == [e.n for e in early if e.ts >= start + dt.timedelta(hours=5)]
+
+
+def test_windows_must_not_go_back_and_must_carry_a_zone() -> None:
+    sim, start = pinger(), local_start(WORKDAY)
+    list(sim.events_between(start, start + dt.timedelta(hours=2)))
+    with pytest.raises(ValueError, match="windows must not go back in time"):
+        sim.events_between(start + dt.timedelta(hours=1), start + dt.timedelta(hours=3))
+    with pytest.raises(ValueError, match="start and end must be time-zone aware"):
+        sim.events_between(dt.datetime(2025, 3, 4), dt.datetime(2025, 3, 5))
+
+
+def test_emitting_into_the_past_is_a_bug() -> None:
+    sim = Backwards(compound(), default_calendar(), seed=1, tz=TZ)
+    start = local_start(WORKDAY)
+    with pytest.raises(RuntimeError, match="Backwards emitted an event before the hour it was generating"):
+        list(sim.events_between(start, start + dt.timedelta(hours=1)))
+
+
+def test_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="rate must be > 0, got 0"):
+        pinger(rate=0)
+    with pytest.raises(ValueError, match="anomaly_p must be within 0..1, got 2"):
+        pinger(anomaly_p=2)
+    assert pinger(rate=4).device_period(600) == 150 and pinger(rate=0.5).device_period(600) == 600
+
+
+@pytest.mark.parametrize("spec", [s.SPEC for s in (canteen, onecard, passage, vehicles, energy)],
+                         ids=lambda s: s.name)
+def test_systems_do_not_depend_on_window_cuts(spec: Any) -> None:
+    start = local_start(WORKDAY) + dt.timedelta(hours=11)
+    make = lambda: spec.make_simulator(compound(), default_calendar(), seed=2, tz=TZ)  # noqa: E731
+    whole = collect(make(), start, dt.timedelta(hours=2), 1)
+    assert whole and whole == collect(make(), start, dt.timedelta(seconds=97), 75)[: len(whole)]
+
+
+def test_curve_shapes_and_sampling() -> None:
+    lunch = curve(Bump("12:00", 15, lo="11:30", hi="13:00"))
+    assert lunch is curve(Bump("12:00", 15, lo="11:30", hi="13:00"))  # cached
+    assert sum(lunch.share) == pytest.approx(1.0) and lunch.share[hm("11:29")] == 0
+    rng = random.Random(1)
+    times = [lunch.sample(rng) for _ in range(2000)]
+    assert all(hm("11:30") * 60 <= t < hm("13:00") * 60 for t in times)
+    assert abs(statistics.median(times) - 12 * 3600) < 120
+    arrivals = lunch.arrivals(rng, 1000, 11 * 3600, 12 * 3600)
+    assert arrivals == sorted(arrivals) and all(11 * 3600 <= t < 12 * 3600 for t in arrivals)
+    assert 400 < len(arrivals) < 600
+    with pytest.raises(ValueError, match="a curve needs 1440 non-negative per-minute weights"):
+        Curve([0.0] * 1440)
+
+
+def test_poisson_copies_ticks_and_seeding() -> None:
+    rng = random.Random(2)
+    for lam in (0.3, 4.0, 200.0):
+        assert statistics.mean(poisson(rng, lam) for _ in range(4000)) == pytest.approx(lam, rel=0.06)
+    assert statistics.mean(copies(rng, 2.3) for _ in range(4000)) == pytest.approx(2.3, rel=0.03)
+    assert list(ticks(100.0, 400.0, 100.0, 30.0)) == [130.0, 230.0, 330.0]
+    assert rng_for(7, "canteen").random() == rng_for(7, "canteen").random() != rng_for(7, "onecard").random()
+
+
+def test_roster_is_shared_and_follows_the_day() -> None:
+    work = roster(compound(), default_calendar(), 1, WORKDAY)
+    assert work == roster(compound(), default_calendar(), 1, WORKDAY)
+    assert 0.88 < len(work.person) / len(compound().people) < 0.96
+    assert all(a < b for a, b in zip(work.arrive, work.leave))
+    peak = sum(1 for a in work.arrive if 8 * 3600 <= a < 9 * 3600)
+    assert peak > 0.5 * len(work.person)
+    on_site = work.on_site()
+    assert on_site[hm("03:00")] == 0 and on_site[hm("10:00")] > 0.85 * len(work.person)
+    holiday = roster(compound(), default_calendar(), 1, HOLIDAY)
+    assert 0 < len(holiday.person) < 0.1 * len(work.person)
+
+
+def test_money_rule_and_time_getter() -> None:
+    check_money("amount", Decimal("12.50"))
+    with pytest.raises(SchemaError, match="amount 12.505 CNY has more than 2 decimals"):
+        check_money("amount", Decimal("12.505"))
+    with pytest.raises(SchemaError, match="price 1000 CNY must be at least 0 and below 1000"):
+        check_money("price", Decimal("1000"), Decimal(1000))
+    get = time_getter("qcsj")
+    assert get({"qcsj": "2025-03-04 12:00:00"}) == dt.datetime(2025, 3, 4, 12, tzinfo=TZ)
+    with pytest.raises(SchemaError, match="missing field 'qcsj'"):
+        get({"qcsj": ""})
