@@ -145,6 +145,7 @@ def cmd_simulate(settings: Settings) -> None:
 def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     """The Dash app on Flask with Socket.IO (Redis message queue) and /healthz."""
     import dash
+    import socketio as socketio_lib
     from flask_socketio import SocketIO
 
     from api.health import health_blueprint
@@ -167,9 +168,9 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     server.config["SECRET_KEY"] = settings.secret_key
 
     def serve_layout():  # type: ignore[no-untyped-def]
-        from flask import request
+        from flask import has_request_context, request
 
-        return layout(request.args.get("lang", "zh"), systems)
+        return layout(request.args.get("lang", "zh") if has_request_context() else "zh", systems)
 
     app.layout = serve_layout
 
@@ -186,7 +187,9 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     server.register_blueprint(health_blueprint(check))
     origins = [f"http://{settings.host}:{settings.port}", f"http://localhost:{settings.port}",
                f"http://127.0.0.1:{settings.port}"]
-    socketio = SocketIO(server, message_queue=url, channel=socketio_channel(settings), async_mode="threading",
+    # an explicit manager: flask-socketio picks Kombu for any URL but redis://, and ours may be unix://
+    manager = socketio_lib.RedisManager(url, channel=socketio_channel(settings))
+    socketio = SocketIO(server, client_manager=manager, async_mode="threading",
                         cors_allowed_origins=origins, max_http_buffer_size=65_536)
     register_live_socket(socketio, live, {s.name: s.expected_interval_s for s in SYSTEMS.values()})
     return app, socketio

@@ -30,13 +30,16 @@ def room_of(topic: str) -> str:
 
 
 def socketio_emitter(message_queue: str, channel: str) -> Emit:
-    """A write-only flask-socketio client of the message queue (used outside the web process)."""
-    from flask_socketio import SocketIO
+    """A write-only client of the Socket.IO Redis message queue (used outside the web process).
 
-    sio = SocketIO(message_queue=message_queue, channel=channel)
+    RedisManager directly, because flask-socketio would pick Kombu for a unix:// URL.
+    """
+    import socketio
+
+    manager = socketio.RedisManager(message_queue, channel=channel, write_only=True)
 
     def emit(event: str, data: dict, room: str) -> None:
-        sio.emit(event, data, namespace=NAMESPACE, to=room)
+        manager.emit(event, data, namespace=NAMESPACE, room=room)
 
     return emit
 

@@ -159,8 +159,10 @@ class PassageSimulator(HourlySimulator):
     def _walk(self, t: float, p: int, gate: str, direction: str) -> None:
         person, method = self.compound.people[p], self.method[p]
         if method == "face" and self.rng.random() < 0.003:
-            self.emit(t - 4, PassagePerson, {"gate_id": gate, "direction": direction, "method": "face",
-                                             "result": "denied", "reason": "unknown_face"})
+            # a failed face match, then the retry passes; never earlier than the planned time (the hour's start)
+            self.emit(t, PassagePerson, {"gate_id": gate, "direction": direction, "method": "face",
+                                         "result": "denied", "reason": "unknown_face"})
+            t += 4
         self.emit(t, PassagePerson, {"gate_id": gate, "direction": direction, "method": method,
                                      "person_id": person.id, "card_no": person.card_no if method == "card" else None})
 
