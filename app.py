@@ -126,9 +126,10 @@ def cmd_simulate(settings: Settings) -> None:
     from domain.calendar import default_calendar
     from domain.compound import build_compound
     from streams.producer import Producer
-    from streams.simfeed import SimFeed, stored_seq
+    from streams.simfeed import SimFeed, resume_point, stored_seq
 
     r = connect_redis(settings)
+    start = resume_point(r, dt.datetime.now(dt.UTC), dt.timedelta(hours=settings.sim_catchup_hours))
     compound, cal = build_compound(settings.compound_seed), default_calendar()
     sims = {}
     for name, spec in SYSTEMS.items():
@@ -139,7 +140,7 @@ def cmd_simulate(settings: Settings) -> None:
                         max_past=dt.timedelta(days=settings.max_past_days),
                         max_future=dt.timedelta(seconds=settings.max_future_s))
     log.info("simulating %d systems at rate %.2f", len(sims), settings.sim_rate)
-    SimFeed(producer, sims).run(_stop_on_signals())
+    SimFeed(producer, sims, start=start).run(_stop_on_signals())
 
 
 def create_web(settings: Settings):  # type: ignore[no-untyped-def]

@@ -33,6 +33,7 @@ class Settings:
     simulators: bool = True
     sim_rate: float = 1.0
     sim_seed: int = 20261125
+    sim_catchup_hours: float = 6.0  # a restarted simulator feed re-sends at most this much missed time
     compound_seed: int = 7
     tz: str = "Asia/Shanghai"
     data_dir: Path = Path("data")
