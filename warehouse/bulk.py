@@ -1,0 +1,142 @@
+"""The fast paths that insert fact rows and tell exactly which ones were new.
+
+Measured here (STACK.md), per-row ORM objects and SQLAlchemy's insertmanyvalues/RETURNING
+path reach ~10k rows/s; the drivers' own bulk paths reach 45-65k rows/s with ordered keys.
+
+- SQLite: one `executemany` of INSERT ... ON CONFLICT (key) DO NOTHING inside the caller's
+  BEGIN IMMEDIATE transaction (so no other writer interleaves). When the driver reports fewer
+  changes than rows, the new rows are exactly those with a rowid above the table's largest
+  rowid before the insert (SQLite gives a new row max(rowid) + 1), so the common all-new case
+  costs no extra read at all.
+- PostgreSQL: almost every batch is new, so first a binary COPY (3x text COPY here) straight
+  into the fact table inside a savepoint: 1.5-2x the staged path below, and the primary key
+  still rejects any key already present. Only then (a redelivery) the savepoint is rolled back
+  and the rows go the staged way: binary COPY into a session temp table, then INSERT ...
+  SELECT ... ON CONFLICT (key) DO NOTHING RETURNING key, which tells exactly which were new.
+  Rows are written in key order, a fixed lock order, so two consumers writing overlapping
+  batches wait for each other (and then see the other's rows as present) instead of
+  deadlocking. The temp tables are made once per connection by `prepare` in a transaction of
+  their own (made inside a batch that then rolls back, they would vanish) and empty
+  themselves at each commit.
+
+`insert_new` runs on the caller's connection and transaction and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from operator import itemgetter
+
+import psycopg
+from sqlalchemy import Connection
+
+from datasources.base import Event
+from warehouse.facts import FactTable
+
+_STAGED = "warehouse_staged_tables"
+
+
+def unique_by_key(events: Sequence[Event]) -> list[Event]:
+    """First copy of each key, in order: a batch may carry the same event twice."""
+    unique: dict[str, Event] = {}
+    for e in events:
+        unique.setdefault(e.key, e)
+    return list(unique.values()) if len(unique) != len(events) else list(events)
+
+
+def prepare(conn: Connection, tables: Iterable[FactTable]) -> None:
+    """Make sure this connection has the staging tables; call outside a transaction."""
+    if conn.dialect.name != "postgresql":
+        return
+    made = conn.connection.info.setdefault(_STAGED, set())
+    missing = [ft.table.name for ft in tables if ft.table.name not in made]
+    if missing:
+        with conn.begin():
+            for name in missing:
+                stage = _stage_name(name)
+                conn.exec_driver_sql(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{name}") ON COMMIT DELETE ROWS')
+        made.update(missing)
+
+
+def insert_new(conn: Connection, ft: FactTable, events: Sequence[Event]) -> Sequence[Event]:
+    """Insert events (unique by key) into their fact table; return those that were new."""
+    if not events:
+        return events
+    dialect = conn.dialect.name
+    driver = conn.connection.driver_connection
+    rows = ft.rows(events, dialect)
+    if dialect == "sqlite":
+        new_keys = _sqlite_insert(driver, ft, rows)
+    else:
+        rows.sort(key=itemgetter(0))  # key order: the lock order of every writer
+        new_keys = None if _postgres_copy_direct(driver, ft, rows) else _postgres_staged(driver, ft, rows)
+    if new_keys is None:
+        return events
+    return [e for e in events if e.key in new_keys]
+
+
+@cache
+def _sql(dialect: str, table: str, columns: tuple[str, ...]) -> dict[str, str]:
+    cols = ", ".join(f'"{c}"' for c in columns)
+    if dialect == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        return {
+            "max_rowid": f'SELECT max(rowid) FROM "{table}"',
+            "insert": f'INSERT INTO "{table}" ({cols}) VALUES ({marks}) ON CONFLICT ("key") DO NOTHING',
+            "since": f'SELECT "key" FROM "{table}" WHERE rowid > ?',
+        }
+    stage = _stage_name(table)
+    return {
+        "copy": f'COPY "{stage}" ({cols}) FROM STDIN (FORMAT BINARY)',
+        "copy_direct": f'COPY "{table}" ({cols}) FROM STDIN (FORMAT BINARY)',
+        "insert": f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{stage}" ORDER BY "key" '
+                  f'ON CONFLICT ("key") DO NOTHING RETURNING "key"',
+    }
+
+
+def _stage_name(table: str) -> str:
+    return f"stage_{table}"[:63]
+
+
+def _sqlite_insert(driver, ft: FactTable, rows: list) -> set[str] | None:  # type: ignore[no-untyped-def]
+    sql = _sql("sqlite", ft.table.name, ft.columns)
+    cur = driver.cursor()
+    try:
+        before = cur.execute(sql["max_rowid"]).fetchone()[0] or 0
+        cur.executemany(sql["insert"], rows)
+        if cur.rowcount == len(rows):
+            return None
+        return {k for (k,) in cur.execute(sql["since"], (before,))}
+    finally:
+        cur.close()
+
+
+def _postgres_staged(driver, ft: FactTable, rows: list) -> set[str] | None:  # type: ignore[no-untyped-def]
+    sql = _sql("postgresql", ft.table.name, ft.columns)
+    with driver.cursor() as cur:
+        _copy(cur, sql["copy"], ft, rows)
+        cur.execute(sql["insert"])
+        keys = {k for (k,) in cur.fetchall()}
+    return None if len(keys) == len(rows) else keys
+
+
+def _postgres_copy_direct(driver, ft: FactTable, rows: list) -> bool:  # type: ignore[no-untyped-def]
+    """COPY into the fact table itself; False (and nothing written) if a key was already there."""
+    with driver.cursor() as cur:
+        cur.execute("SAVEPOINT warehouse_copy")
+        try:
+            _copy(cur, _sql("postgresql", ft.table.name, ft.columns)["copy_direct"], ft, rows)
+        except psycopg.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT warehouse_copy")
+            return False
+        cur.execute("RELEASE SAVEPOINT warehouse_copy")
+    return True
+
+
+def _copy(cur, sql: str, ft: FactTable, rows: list) -> None:  # type: ignore[no-untyped-def]
+    with cur.copy(sql) as copy:
+        copy.set_types(ft.pg_types)
+        write = copy.write_row
+        for row in rows:
+            write(row)
