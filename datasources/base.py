@@ -12,11 +12,14 @@ import datetime as dt
 import math
 import secrets
 from dataclasses import dataclass, field
+from functools import cache
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 from collections.abc import Callable, Iterator, Mapping
 
 import msgspec
+import msgspec.inspect
+import msgspec.structs
 
 UTC = dt.UTC
 
@@ -47,11 +50,9 @@ class Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="schema", forbi
             raise SchemaError("source must be 1 to 64 characters")
         if self.seq < 0:
             raise SchemaError("seq must be >= 0")
-        for name in self.__struct_fields__:
+        for name in _numeric_fields(type(self)):
             value = getattr(self, name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise SchemaError(f"{name} must be a finite number, got {value}")
-            if isinstance(value, Decimal) and not value.is_finite():
+            if value is not None and not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
                 raise SchemaError(f"{name} must be a finite number, got {value}")
         self.check()
 
@@ -65,6 +66,19 @@ class Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="schema", forbi
     @property
     def system(self) -> str:
         return self.schema_name().split(".", 1)[0]
+
+
+@cache
+def _numeric_fields(cls: type) -> tuple[str, ...]:
+    """Fields that can hold NaN/inf, found once per class instead of per event (hot path)."""
+    return tuple(f.name for f in msgspec.structs.fields(cls) if _may_be_nonfinite(msgspec.inspect.type_info(f.type)))
+
+
+def _may_be_nonfinite(t: Any) -> bool:
+    """float or Decimal, possibly inside Optional/Union (msgspec type info)."""
+    if isinstance(t, msgspec.inspect.UnionType):
+        return any(_may_be_nonfinite(u) for u in t.types)
+    return isinstance(t, (msgspec.inspect.FloatType, msgspec.inspect.DecimalType))
 
 
 def make_key(ts: dt.datetime, rand: int | None = None) -> str:
