@@ -82,18 +82,28 @@ def cmd_migrate(settings: Settings) -> None:
     load_dimensions(engine, build_compound(settings.compound_seed))
 
 
-def cmd_backfill(settings: Settings, days: int) -> None:
+def cmd_backfill(settings: Settings, days: int, *, seed_live: bool = False) -> None:
+    """History into the warehouse; with seed_live (first start) also into live state, and the
+    simulator feed continues from where the history ends."""
+    import analytics.metrics  # noqa: F401 - registers the KPI extractors
     from datasources.registry import SYSTEMS
     from domain.calendar import default_calendar
     from domain.compound import build_compound
+    from streams.live_state import LiveState
+    from streams.seed import HistorySeeder
+    from streams.simfeed import save_cursor
     from warehouse.backfill import backfill
 
     cmd_migrate(settings)
-    engine, _tables = warehouse(settings, "backfill")
-    end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
-    stats = backfill(engine, list(SYSTEMS.values()), build_compound(settings.compound_seed), default_calendar(),
-                     days=days, end=end, seed=settings.sim_seed, tz=settings.zone, progress=True)
-    print(stats)
+    engine, tables = warehouse(settings, "backfill")
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    r = connect_redis(settings) if seed_live else None
+    seeder = HistorySeeder(LiveState(r, settings.zone), settings.zone, end) if r is not None else None
+    backfill(engine, list(SYSTEMS.values()), build_compound(settings.compound_seed), default_calendar(),
+             days=days, end=end, seed=settings.sim_seed, tz=settings.zone, progress=True, tables=tables,
+             observe=seeder)
+    if r is not None:
+        save_cursor(r, end)
 
 
 def cmd_worker(settings: Settings, name: str) -> None:
@@ -220,7 +230,7 @@ def cmd_run(settings: Settings) -> None:
     engine, _ = warehouse(settings, "web")
     if settings.backfill_days > 0 and is_empty(engine):
         log.info("empty warehouse: backfilling %d days of simulated history", settings.backfill_days)
-        cmd_backfill(settings, settings.backfill_days)
+        cmd_backfill(settings, settings.backfill_days, seed_live=True)
     children = [[sys.executable, str(ROOT / "app.py"), "worker", "--name", f"c{i + 1}"]
                 for i in range(settings.consumers)]
     if settings.simulators:

@@ -78,14 +78,19 @@ def day_windows(days: int, end: dt.datetime, tz: dt.tzinfo) -> Iterator[tuple[dt
 
 def backfill(engine: Engine, systems: Mapping[str, SystemSpec] | Iterable[SystemSpec], compound: Compound,
              calendar: HolidayCalendar, *, days: int, end: dt.datetime, seed: int, tz: dt.tzinfo,
-             progress: bool = True, tables: FactTables | None = None, workers: int = 1) -> BackfillStats:
+             progress: bool = True, tables: FactTables | None = None, workers: int = 1,
+             observe: Callable[[list[Event]], object] | None = None) -> BackfillStats:
     """Write `days` days of simulated history ending at `end`; use an engine of role "backfill".
 
     `tables` defaults to fact tables derived from the systems' own schemas (they must exist).
     `workers` > 1 splits the systems over that many processes: the simulators (pure Python,
     about 110k events/s per core here) are the bottleneck, and systems write disjoint fact
     tables, rollup rows and sources, so their transactions never touch the same rows.
+    `observe` sees each day's events after they are written (one process only), so the app
+    can seed live state from the same history.
     """
+    if observe is not None and workers > 1:
+        raise ValueError("observe needs workers=1: the events of other processes are not seen here")
     specs = list(systems.values()) if isinstance(systems, Mapping) else list(systems)
     tables = tables or FactTables(cls for spec in specs for cls in spec.events)
     windows = list(day_windows(days, end, tz))
@@ -94,7 +99,8 @@ def backfill(engine: Engine, systems: Mapping[str, SystemSpec] | Iterable[System
     t_start = time.perf_counter()
     with _indexes_built_at_the_end(engine, tables):
         if len(groups) == 1:
-            stats = _backfill_systems(engine, specs, tables, compound, calendar, windows, seed, tz, bar.update)
+            stats = _backfill_systems(engine, specs, tables, compound, calendar, windows, seed, tz, bar.update,
+                                      observe)
         else:
             url = engine.url.render_as_string(hide_password=False)
             stats = _backfill_in_processes(url, groups, compound, calendar, windows, seed, tz, bar)
@@ -112,7 +118,8 @@ Window = tuple[dt.datetime, dt.datetime]
 
 def _backfill_systems(engine: Engine, specs: list[SystemSpec], tables: FactTables, compound: Compound,
                       calendar: HolidayCalendar, windows: list[Window], seed: int, tz: dt.tzinfo,
-                      on_day: Callable[[], object]) -> BackfillStats:
+                      on_day: Callable[[], object],
+                      observe: Callable[[list[Event]], object] | None = None) -> BackfillStats:
     """Day by day in one process; the next day is generated in a thread while this one is written
     (the database, or SQLite's C code which releases the GIL, works while Python generates)."""
     sims = [spec.make_simulator(compound, calendar, seed=seed, tz=tz, source=f"backfill.{spec.name}", seq_start=0)
@@ -130,6 +137,8 @@ def _backfill_systems(engine: Engine, specs: list[SystemSpec], tables: FactTable
             stats.generate_s += generate_s
             stats.rows += len(events)
             stats.days += 1
+            if observe is not None:
+                observe(events)
             on_day()
     return stats
 
