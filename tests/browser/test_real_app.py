@@ -1,0 +1,125 @@
+"""The real product in a browser: `app.py run` on embedded Redis and SQLite, events XADDed by a
+producer show on `/`, and a killed web process comes back with the page resyncing by itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from datasources.base import make_key
+from datasources.canteen import schemas as canteen
+from datasources.registry import schemas
+from streams.codec import Codec
+from streams.producer import Producer
+from streams.redis_conn import connect
+from tests.browser.conftest import REPO, SCREENS, PageLog
+
+WAIT = 15_000
+
+
+class RealApp:
+    """`python app.py run` in its own session: kill -9 takes the web process and its workers,
+    while the embedded Redis (its own session) survives, as it would a crashed web process."""
+
+    def __init__(self, data: Path):
+        self.data = data
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.env = {**os.environ, "DATA_DIR": str(data), "PORT": str(self.port), "SIMULATORS": "0",
+                    "BACKFILL_DAYS": "0"}
+        self.env.pop("REDIS_URL", None)
+        self.env.pop("DATABASE_URL", None)
+
+    def start(self) -> None:
+        with (self.data / "app.log").open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "app.py", "run"], cwd=REPO, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError((self.data / "app.log").read_text(errors="replace")[-3000:])
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
+                    body = json.load(resp)
+                    if body["ok"] and body.get("workers"):
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("app did not become healthy within 60 s")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop_redis(self) -> None:
+        pid = self.data / "redis" / "redis.pid"
+        if pid.exists():
+            try:
+                os.kill(int(pid.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def producer(self) -> Producer:
+        return Producer(connect(f"unix://{self.data / 'redis' / 'redis.sock'}"), Codec(schemas().values()))
+
+
+@pytest.fixture
+def real_app(tmp_path: Path) -> Iterator[RealApp]:
+    app = RealApp(tmp_path)
+    app.start()
+    yield app
+    app.kill()
+    app.stop_redis()
+
+
+def camera_events(n: int, seq0: int) -> list[Any]:
+    now = dt.datetime.now(dt.UTC)
+    return [canteen.CanteenCameraStatus(source="test.canteen", ts=now, key=make_key(now), seq=seq0 + i,
+                                  camera_id="C-CT1-K1", canteen_id="CT1", online=True) for i in range(n)]
+
+
+def test_live_page_counts_pushed_events_and_survives_a_web_crash(page_log: PageLog, real_app: RealApp) -> None:
+    page_log.allow_console_error(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/socket\.io/.*' failed")
+    page = page_log.page
+    page.goto(real_app.url + "/")
+    expect(page.locator("#lv-status")).to_have_text("已连接", timeout=WAIT)
+    total = page.locator("#lv-card-canteen .lv-card-total")
+
+    real_app.producer().submit(camera_events(5, 1))
+    expect(total).to_have_text("5", timeout=WAIT)
+    real_app.producer().submit(camera_events(1_995, 6))
+    expect(total).to_have_text("2,000", timeout=WAIT)
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / "real_app_live.png"))
+
+    real_app.kill()
+    expect(page.locator("#lv-banner")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#live-overview")).to_have_class(re.compile(r"\bis-stale\b"))
+    real_app.producer().submit(camera_events(3, 2_001))  # accepted while the web process is down
+    real_app.start()
+    expect(page.locator("#lv-status")).to_have_text("已连接", timeout=30_000)
+    expect(total).to_have_text("2,003", timeout=WAIT)
+    expect(page.locator("#live-overview")).not_to_have_class(re.compile(r"\bis-stale\b"))
+    with urllib.request.urlopen(real_app.url + "/healthz", timeout=5) as resp:
+        body = json.load(resp)
+    assert resp.status == 200 and body["streams"]["ev:canteen"]["groups"][0]["pending"] == 0
