@@ -3,14 +3,18 @@
 One step: re-apply any outbox rows a crash left behind; now and then reclaim entries a
 dead consumer left pending (XAUTOCLAIM); read a batch (XREADGROUP, never NOACK); write the
 new facts, the live-state deltas (outbox) and our position in one warehouse transaction;
-then apply the deltas and XACK in one guarded Lua call. An entry whose handling keeps
-failing for reasons other than an unreachable database is dead-lettered after
-`max_tries` deliveries instead of blocking its stream forever.
+then apply the deltas and XACK in one guarded Lua call. The outbox rows of the batches
+applied in a step are deleted together at its end: one transaction per step instead of one
+per stream batch (a row a crash leaves behind is re-applied later, and refused by the guard).
+An entry whose handling keeps failing for reasons other than an unreachable database is
+dead-lettered after `max_tries` deliveries instead of blocking its stream forever.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +22,7 @@ from typing import Any, Protocol
 from collections.abc import Callable, Sequence
 
 import msgspec
+import psycopg
 import redis
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -40,9 +45,15 @@ class SinkLike(Protocol):
     def mark_applied(self, batch_ids: Sequence[str]) -> None: ...
 
 
+_DRIVER_OUTAGES = (sqlite3.OperationalError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
 def is_infrastructure(exc: BaseException) -> bool:
-    """Failures of the database or Redis themselves: retry later, never count against the entry."""
-    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OperationalError)):
+    """Failures of the database or Redis themselves: retry later, never count against the entry.
+
+    The sink's bulk paths use the drivers directly, so their own outage errors count too.
+    """
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OperationalError, *_DRIVER_OUTAGES)):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
@@ -88,8 +99,8 @@ class StreamConsumer:
         max_tries: int = 5,
         on_applied: Callable[[dict[str, Any]], None] | None = None,
     ):
-        if block_ms >= MAX_BLOCK_MS * 2:
-            raise ValueError("block_ms must stay below the socket timeout")
+        if block_ms > MAX_BLOCK_MS:
+            raise ValueError(f"block_ms must be at most {MAX_BLOCK_MS} (below the socket timeout)")
         self.r, self.sink, self.codec, self.live, self.deltas = r, sink, codec, live, deltas
         self.streams = list(streams)
         self.group, self.name = group, name
@@ -98,6 +109,7 @@ class StreamConsumer:
         self.on_applied = on_applied
         self.stats = ConsumerStats()
         self._last_claim = 0.0
+        self._applied: list[str] = []  # batch ids applied to live state whose outbox rows are still there
 
     def setup(self) -> None:
         for s in self.streams:
@@ -128,15 +140,31 @@ class StreamConsumer:
         """One round; returns the number of stream entries handled."""
         self.flush_outbox()
         handled = 0
-        if time.monotonic() - self._last_claim > max(self.claim_idle_ms / 4000, 0.5):
-            self._last_claim = time.monotonic()
-            for s in self.streams:
-                handled += self.reclaim(s)
-        reply = self.r.xreadgroup(self.group, self.name, {s: ">" for s in self.streams},
-                                  count=self.batch, block=self.block_ms)
-        for stream, entries in reply or []:
-            handled += self.handle(_s(stream), entries)
+        try:
+            if time.monotonic() - self._last_claim > max(self.claim_idle_ms / 4000, 0.5):
+                self._last_claim = time.monotonic()
+                for s in self.streams:
+                    handled += self.reclaim(s)
+            reply = self.r.xreadgroup(self.group, self.name, {s: ">" for s in self.streams},
+                                      count=self.batch, block=self.block_ms)
+            for stream, entries in reply or []:
+                handled += self.handle(_s(stream), entries)
+        except BaseException:
+            with contextlib.suppress(Exception):  # keep the original error; flush_outbox catches up
+                self.mark_applied()
+            raise
+        self.mark_applied()
         return handled
+
+    def mark_applied(self) -> None:
+        """Delete the outbox rows of the batches this step applied, in one transaction.
+
+        If this fails (database gone), the rows stay and flush_outbox re-applies them later;
+        the batch guard refuses the second application, so the effect stays exactly once.
+        """
+        if self._applied:
+            ids, self._applied = self._applied, []
+            self.sink.mark_applied(ids)
 
     def flush_outbox(self) -> None:
         """Apply deltas whose warehouse commit happened but whose Redis apply did not (crash, outage)."""
@@ -196,7 +224,7 @@ class StreamConsumer:
         result = self.sink.write_batch(events, stream=stream, group=self.group, consumer=self.name,
                                        last_id=_s(ids[-1]), deltas=self.deltas)
         self.live.apply(result.batch_id, result.deltas, stream=stream, group=self.group, ids=ids)
-        self.sink.mark_applied([result.batch_id])
+        self._applied.append(result.batch_id)
         self.stats.batches += 1
         self.stats.entries += len(events)
         self.stats.new += len(result.new_events)

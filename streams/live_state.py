@@ -33,17 +33,23 @@ local fresh = 0
 if guard ~= '' and redis.call('SET', guard, '1', 'NX', 'EX', ttl) then
   fresh = 1
   local d = cjson.decode(ARGV[2])
-  local days = {}
+  -- minute buckets one by one; today's totals summed per day and metric first; one EXPIRE per key
+  local days, minute_keys = {}, {}
   for _, s in ipairs(d['s']) do
     local metric, day, minute, amount = s[1], s[2], s[3], s[4]
-    local sk = 'live:sum:' .. day
-    redis.call('HINCRBYFLOAT', sk, metric, amount)
     local mk = 'live:min:' .. metric .. ':' .. day
     redis.call('HINCRBYFLOAT', mk, minute, amount)
-    redis.call('EXPIRE', mk, 864000)
-    days[sk] = true
+    minute_keys[mk] = true
+    local sk = 'live:sum:' .. day
+    local per = days[sk]
+    if not per then per = {}; days[sk] = per end
+    per[metric] = (per[metric] or 0) + amount
   end
-  for sk, _ in pairs(days) do redis.call('EXPIRE', sk, 3456000) end
+  for mk, _ in pairs(minute_keys) do redis.call('EXPIRE', mk, 864000) end
+  for sk, per in pairs(days) do
+    for metric, amount in pairs(per) do redis.call('HINCRBYFLOAT', sk, metric, amount) end
+    redis.call('EXPIRE', sk, 3456000)
+  end
   for _, l in ipairs(d['l']) do
     redis.call('HINCRBYFLOAT', 'live:level', l[1], l[2])
   end

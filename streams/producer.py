@@ -26,7 +26,11 @@ RAW_KEEP_BYTES = 262_144  # what of an oversize payload is kept for a person to 
 
 
 class Unavailable(RuntimeError):
-    """Redis did not confirm the write; the event was not accepted."""
+    """Redis did not confirm the write, so the event is not reported accepted.
+
+    At the instant Redis dies a write may still have reached its AOF; a sender that retries
+    is safe because the warehouse dedupes by key.
+    """
 
 
 @dataclass(frozen=True)

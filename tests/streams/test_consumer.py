@@ -155,3 +155,13 @@ def test_unreachable_database_leaves_entries_for_later(r: redis.Redis, tmp_path,
     recovered = make_consumer(r, wh, tables)
     drain(recovered)
     assert count(wh, tables, "tcant.meal") == 10
+
+
+def test_driver_level_outages_are_infrastructure() -> None:
+    import sqlite3
+
+    import psycopg
+
+    assert is_infrastructure(sqlite3.OperationalError("database is locked"))
+    assert is_infrastructure(psycopg.OperationalError("server closed the connection"))
+    assert not is_infrastructure(ValueError("bad content"))
