@@ -1,0 +1,228 @@
+"""Push latency: XADD -> consumer -> live state -> coalescing Pusher -> Redis message queue ->
+web process (/live namespace) -> python-socketio clients, at a steady event rate.
+
+Set-up per client count (fresh Redis, warehouse, processes): a private Redis; a worker process
+running the real worker loop (StreamConsumer + Sink + LiveState + Pusher emitting through
+flask-socketio's Redis message queue under streams.worker.run_worker, as `app.py worker`); a
+web process serving /live (Flask + SocketIO in threading mode on the same message queue and
+channel + callbacks.live_socket.register_live_socket, as `app.py web` without the Dash pages);
+N socketio.Client clients (websocket transport, spread over a few processes) that subscribe
+to `overview`; a producer process XADDing `--rate` events/s.
+
+How latency is measured: the producer stamps every event's `ts` with its XADD wall time (set
+just before the pipeline is sent; one pipeline per 10 ms tick). Live state keeps each
+source's newest event time (`live:src`), and every `update` carries it for the sources that
+changed (`sources[s].last`), read when the message is built. So for each update a client
+receives, `newest = max(sources[*].last)` is the XADD time of the newest event the message
+reflects, and latency = receipt wall time - newest (same host, same clock). Two more figures:
+- oldest (bound): receipt - the previous update's newest; events XADDed after the previous
+  update's newest are first shown by this one, so this bounds the age of the oldest change in
+  it, coalescer wait (the 100 ms flush interval) included;
+- split: newest -> flush time `t` (consumer + waiting for the flush) and `t` -> receipt
+  (message queue + web process + socket).
+Samples from the first `--warmup` seconds are dropped.
+
+    python bench/bench_push.py [--rate 2000] [--clients 1,50,200] [--seconds 30] [--engine sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (  # noqa: E402
+    PG_URL,
+    ClientProcs,
+    child,
+    client_kind,
+    cpu_seconds,
+    create_groups,
+    load_workload,
+    machine,
+    percentiles,
+    prepare_warehouse,
+    redis_server,
+    scratch_db,
+    start_push_stack,
+    stop_process,
+    table,
+    warehouse_rows,
+    write_json,
+)
+from streams.redis_conn import connect  # noqa: E402
+
+TARGET_P95_MS = 150.0
+
+
+def run_once(server: Any, workload: Any, n_clients: int, args: argparse.Namespace) -> dict[str, Any]:
+    import psutil
+
+    server.reset()
+    with scratch_db(args.engine, args.pg_url) as db_url, tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
+        prepare_warehouse(db_url, workload)
+        create_groups(connect(server.url), workload.streams)
+        stack = start_push_stack(server.url, db_url, workload.kind, Path(tmp))
+        kind = client_kind(args.client_kind)
+        procs = args.client_procs or max(1, math.ceil(n_clients / (200 if kind == "async" else 100)))
+        clients = ClientProcs(stack.url, n_clients, procs, Path(tmp), kind)
+        try:
+            t_conn = time.time()
+            clients.wait_ready()
+            connect_s = time.time() - t_conn
+            watched = {"worker": stack.worker.pid, "web": stack.web.pid,
+                       **{f"clients{i}": pid for i, pid in enumerate(clients.pids)}}
+            if server.proc is not None:
+                watched["redis"] = server.proc.pid
+            total = args.warmup + args.seconds
+            producer = child(["bench.common", "produce", "--redis", server.url, "--kind", workload.kind,
+                              "--rate", str(args.rate), "--seconds", str(total)], stdout=subprocess.PIPE, text=True)
+            t0 = time.time()
+            time.sleep(args.warmup)
+            cpu0 = {k: cpu_seconds(p) for k, p in watched.items()}
+            m0 = time.time()
+            out, _ = producer.communicate(timeout=total + 60)
+            m1 = time.time()
+            cpu = {k: round(100 * (cpu_seconds(p) - cpu0[k]) / (m1 - m0), 1) for k, p in watched.items()}
+            threads = {"web": psutil.Process(stack.web.pid).num_threads(),
+                       "worker": psutil.Process(stack.worker.pid).num_threads()}
+            produced = json.loads(out.strip().splitlines()[-1])
+            time.sleep(1.0)  # let the last flushes arrive
+            results = clients.stop()
+        finally:
+            if "producer" in locals():
+                stop_process(producer)
+            for p in clients.procs:
+                stop_process(p)
+            worker_stats = stack.stop()
+        rows = warehouse_rows(db_url, workload)
+    out = summarise(n_clients, results, t0 + args.warmup, m1, produced, rows, cpu, threads, connect_s, procs)
+    out["worker"] = worker_stats
+    out["client_kind"] = kind
+    return out
+
+
+def summarise(n_clients: int, results: list[dict[str, Any]], w0: float, w1: float, produced: dict[str, Any],
+              rows: int, cpu: dict[str, float], threads: dict[str, int], connect_s: float,
+              procs: int) -> dict[str, Any]:
+    newest, oldest, pipe, deliver = [], [], [], []
+    messages = 0
+    for res in results:
+        for recv, newest_ms, t_ms in res["samples"]:
+            if not (w0 <= recv <= w1) or newest_ms <= 0:
+                continue
+            messages += 1
+            newest.append(recv * 1000 - newest_ms)
+            pipe.append(t_ms - newest_ms)
+            deliver.append(recv * 1000 - t_ms)
+        _oldest_bounds(res["samples"], w0, w1, oldest)
+    ok_clients = sum(r["connected_at_end"] for r in results)
+    out = {
+        "clients": n_clients, "client_processes": procs, "connected_at_end": ok_clients,
+        "connect_all_s": round(connect_s, 1), "rate_sent": produced["rate"], "events": produced["sent"],
+        "warehouse_rows": rows, "updates_received": messages,
+        "updates_per_client_per_s": messages / max(n_clients, 1) / max(w1 - w0, 1e-9),
+        "latency_newest_ms": {k: round(v, 1) for k, v in percentiles(newest).items()},
+        "latency_oldest_bound_ms": {k: round(v, 1) for k, v in percentiles(oldest).items()},
+        "newest_to_flush_ms": {k: round(v, 1) for k, v in percentiles(pipe).items()},
+        "flush_to_receipt_ms": {k: round(v, 1) for k, v in percentiles(deliver).items()},
+        "max_newest_ms": round(max(newest), 1) if newest else None,
+        "cpu_pct": cpu, "threads": threads,
+    }
+    out["met"] = bool(newest) and out["latency_newest_ms"]["p95"] <= TARGET_P95_MS
+    out["met_oldest_bound"] = bool(oldest) and out["latency_oldest_bound_ms"]["p95"] <= TARGET_P95_MS
+    return out
+
+
+def _oldest_bounds(samples: list[list[float]], w0: float, w1: float, out: list[float]) -> None:
+    """Every client of a process gets the same sequence of messages (same flush times `t`); for each
+    message, the previous message's newest is the newest of the message with the preceding `t`."""
+    newest_by_t: dict[int, int] = {}
+    for _recv, newest_ms, t_ms in samples:
+        if newest_ms > 0:
+            newest_by_t[int(t_ms)] = max(newest_by_t.get(int(t_ms), 0), int(newest_ms))
+    ts = sorted(newest_by_t)
+    prev_of = {t: newest_by_t[p] for p, t in zip(ts, ts[1:])}
+    for recv, newest_ms, t_ms in samples:
+        prev = prev_of.get(int(t_ms))
+        if prev and newest_ms > 0 and w0 <= recv <= w1:
+            out.append(recv * 1000 - prev)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=2000.0, help="events/s XADDed (default 2,000)")
+    parser.add_argument("--clients", default="1,50,200", help="client counts, comma-separated")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per client count")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of samples dropped first")
+    parser.add_argument("--client-procs", type=int, default=0,
+                        help="client processes (default: 1 per 200 asyncio clients or 100 threading clients)")
+    parser.add_argument("--client-kind", default="auto", choices=["auto", "async", "threading"],
+                        help="socketio.AsyncClient (needs aiohttp) or socketio.Client; auto: async if aiohttp imports")
+    parser.add_argument("--engine", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--schemas", default="auto", choices=["auto", "registry", "test"])
+    parser.add_argument("--pg-url", default=PG_URL)
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--flush-redis", action="store_true")
+    parser.add_argument("--out", default="bench_push")
+    args = parser.parse_args()
+
+    workload = load_workload(args.schemas)
+    print(f"schemas: {workload.kind} ({workload.note})", flush=True)
+    runs = []
+    with redis_server(args.redis_url, flush=args.flush_redis) as server:
+        redis_info = server.info()
+        for n in (int(x) for x in args.clients.split(",")):
+            res = run_once(server, workload, n, args)
+            runs.append(res)
+            print(f"  clients={n:<4d} newest p50/p95/p99 {_ppp(res['latency_newest_ms'])} ms; "
+                  f"oldest bound {_ppp(res['latency_oldest_bound_ms'])} ms; "
+                  f"{res['updates_per_client_per_s']:.1f} updates/s per client", flush=True)
+    rows = [{
+        "clients": x["clients"], "rate": x["rate_sent"], "ups": x["updates_per_client_per_s"],
+        "newest": _ppp(x["latency_newest_ms"]), "oldest": _ppp(x["latency_oldest_bound_ms"]),
+        "pipe": _ppp(x["newest_to_flush_ms"]), "deliver": _ppp(x["flush_to_receipt_ms"]),
+        "cpu": " ".join(f"{k[:7]} {v:.0f}" for k, v in x["cpu_pct"].items()),
+        "met": ("yes" if x["met"] else "no") + " / " + ("yes" if x["met_oldest_bound"] else "no"),
+        "conn": f"{x['connected_at_end']}/{x['clients']}",
+    } for x in runs]
+    print()
+    print(table(rows, [("clients", "clients"), ("conn", "connected"), ("rate", "events/s"), ("ups", "updates/s/client"),
+                       ("newest", "newest p50/p95/p99 ms"), ("oldest", "oldest-bound p50/p95/p99 ms"),
+                       ("pipe", "newest->flush"), ("deliver", "flush->receipt"), ("met", "p95<=150 newest/oldest"),
+                       ("cpu", "CPU % by process")],
+                title=f"Push: XADD -> Socket.IO client, {args.rate:,.0f} events/s, topic overview, {args.engine} "
+                      f"(schemas: {workload.kind}; clients: {runs[0]['client_kind'] if runs else ''}; "
+                      f"kpi flush 100 ms)"))
+    print("newest: receipt - XADD time of the newest event in the update; oldest: receipt - the previous "
+          "update's newest (an upper bound on the age of the oldest change in it, coalescer wait included).")
+    for x in runs:
+        w = x.get("worker") or {}
+        if w:
+            print(f"worker at {x['clients']} clients: CPU {100 * w['cpu_s'] / max(w['seconds'], 1e-9):.0f} %, "
+                  f"step ms p50/p95/p99/max {w['step_ms']['p50']}/{w['step_ms']['p95']}/{w['step_ms']['p99']}/"
+                  f"{w['step_ms']['p100']}, entries per step p50 {w['entries_per_step']['p50']}, "
+                  f"flush ms p50/p95 {w['flush_ms']['p50']}/{w['flush_ms']['p95']}")
+    path = write_json(args.out, {
+        "bench": "push", "machine": machine(), "schemas": {"kind": workload.kind, "note": workload.note},
+        "redis": redis_info, "args": vars(args), "target_p95_ms": TARGET_P95_MS, "runs": runs,
+        "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    })
+    print(f"\nwrote {path}")
+
+
+def _ppp(p: dict[str, float]) -> str:
+    return f"{p['p50']:.0f}/{p['p95']:.0f}/{p['p99']:.0f}"
+
+
+if __name__ == "__main__":
+    main()
