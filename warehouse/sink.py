@@ -108,7 +108,8 @@ class Sink:
     def pending_outbox(self, limit: int = 100) -> list[OutboxRow]:
         """Committed deltas not yet marked applied to live state, oldest first."""
         stmt = select(outbox).order_by(outbox.c.batch_id).limit(limit)
-        with self.engine.connect() as conn:
+        # a read: no write lock (SQLite writers begin IMMEDIATE, which would serialise every step)
+        with self.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
             rows = conn.execute(stmt).all()
             conn.rollback()
         return [OutboxRow(r.batch_id, r.stream, r.group_name, msgspec.json.decode(r.deltas), r.consumer,
