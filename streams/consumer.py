@@ -3,7 +3,9 @@
 One step: re-apply any outbox rows a crash left behind; now and then reclaim entries a
 dead consumer left pending (XAUTOCLAIM); read a batch (XREADGROUP, never NOACK); write the
 new facts, the live-state deltas (outbox) and our position in one warehouse transaction;
-then apply the deltas and XACK in one guarded Lua call. The outbox rows of the batches
+then apply the deltas and XACK in one guarded Lua call (on a helper thread, so Redis runs the
+script while this thread commits the next batch; a step ends only when all its applies are
+done). The outbox rows of the batches
 applied in a step are deleted together at its end: one transaction per step instead of one
 per stream batch (a row a crash leaves behind is re-applied later, and refused by the guard).
 An entry whose handling keeps failing for reasons other than an unreachable database is
@@ -17,6 +19,7 @@ import logging
 import sqlite3
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from collections.abc import Callable, Sequence
@@ -110,6 +113,8 @@ class StreamConsumer:
         self.stats = ConsumerStats()
         self._last_claim = 0.0
         self._applied: list[str] = []  # batch ids applied to live state whose outbox rows are still there
+        self._applier = ThreadPoolExecutor(1, thread_name_prefix=f"apply-{name}")  # one: applies stay in order
+        self._applies: list[Future[None]] = []
 
     def setup(self) -> None:
         for s in self.streams:
@@ -151,10 +156,20 @@ class StreamConsumer:
                 handled += self.handle(_s(stream), entries)
         except BaseException:
             with contextlib.suppress(Exception):  # keep the original error; flush_outbox catches up
+                self.wait_applies()
                 self.mark_applied()
             raise
+        self.wait_applies()
         self.mark_applied()
         return handled
+
+    def wait_applies(self) -> None:
+        """Barrier at the end of a step: every batch of the step is applied (or its error raised)."""
+        futures, self._applies = self._applies, []
+        errors = [f.exception() for f in futures]
+        for err in errors:
+            if err is not None:
+                raise err
 
     def mark_applied(self) -> None:
         """Delete the outbox rows of the batches this step applied, in one transaction.
@@ -223,12 +238,16 @@ class StreamConsumer:
     def commit(self, stream: str, events: list[Event], ids: list[bytes]) -> None:
         result = self.sink.write_batch(events, stream=stream, group=self.group, consumer=self.name,
                                        last_id=_s(ids[-1]), deltas=self.deltas)
-        self.live.apply(result.batch_id, result.deltas, stream=stream, group=self.group, ids=ids)
-        self._applied.append(result.batch_id)
+        # the Lua apply + XACK runs in Redis while this thread goes on with the next batch
+        self._applies.append(self._applier.submit(self._apply, result, stream, ids))
         self.stats.batches += 1
         self.stats.entries += len(events)
         self.stats.new += len(result.new_events)
         self.stats.duplicates += result.duplicates
+
+    def _apply(self, result: Any, stream: str, ids: list[bytes]) -> None:
+        self.live.apply(result.batch_id, result.deltas, stream=stream, group=self.group, ids=ids)
+        self._applied.append(result.batch_id)  # list.append is atomic; read after wait_applies
         if self.on_applied is not None and result.new_events:
             self.on_applied(result.deltas)
 
