@@ -131,7 +131,19 @@ def cmd_worker(settings: Settings, name: str) -> None:
     run_worker(consumer, pusher, stop, stream_cap=settings.stream_cap)
 
 
+def ensure_history(settings: Settings) -> None:
+    """First start: an empty warehouse gets BACKFILL_DAYS of history, seeded into live state too."""
+    from warehouse.backfill import is_empty
+
+    engine, _ = warehouse(settings, "web")
+    if settings.backfill_days > 0 and is_empty(engine):
+        log.info("empty warehouse: backfilling %d days of simulated history", settings.backfill_days)
+        cmd_backfill(settings, settings.backfill_days, seed_live=True)
+
+
 def cmd_simulate(settings: Settings) -> None:
+    """History first when the warehouse is empty, then the live feed continuing from its end."""
+    ensure_history(settings)
     from datasources.registry import SYSTEMS
     from domain.calendar import default_calendar
     from domain.compound import build_compound
@@ -173,17 +185,15 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     engine, _tables = warehouse(settings, "web")
     systems = [(s.name, s.title_zh, s.title_en, s.expected_interval_s) for s in SYSTEMS.values()]
 
+    # Dash pages: a page's layout function receives the URL's query (?lang=en), which a plain
+    # app.layout function cannot see (Dash fetches it with a separate request).
     app = dash.Dash(__name__, assets_folder=str(ROOT / "assets"), title="智慧机关事务 · 指挥中心",
-                    update_title=None, serve_locally=True)
+                    update_title=None, serve_locally=True, use_pages=True, pages_folder="")
     server = app.server
     server.config["SECRET_KEY"] = settings.secret_key
-
-    def serve_layout():  # type: ignore[no-untyped-def]
-        from flask import has_request_context, request
-
-        return layout(request.args.get("lang", "zh") if has_request_context() else "zh", systems)
-
-    app.layout = serve_layout
+    dash.register_page("live_overview", path="/", title="智慧机关事务 · 实时数据总览",
+                       layout=lambda lang="zh", **_query: layout(lang, systems))
+    app.layout = dash.page_container
 
     def database_ok() -> None:
         from sqlalchemy import text
@@ -225,12 +235,8 @@ def cmd_run(settings: Settings) -> None:
         settings = load_settings(env)
     connect_redis(settings)
     cmd_migrate(settings)
-    from warehouse.backfill import is_empty
-
-    engine, _ = warehouse(settings, "web")
-    if settings.backfill_days > 0 and is_empty(engine):
-        log.info("empty warehouse: backfilling %d days of simulated history", settings.backfill_days)
-        cmd_backfill(settings, settings.backfill_days, seed_live=True)
+    if not settings.simulators:
+        ensure_history(settings)  # with simulators on, the simulate process does it (web serves meanwhile)
     children = [[sys.executable, str(ROOT / "app.py"), "worker", "--name", f"c{i + 1}"]
                 for i in range(settings.consumers)]
     if settings.simulators:

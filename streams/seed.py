@@ -3,7 +3,9 @@
 The backfill writes the warehouse directly; without this the wall would count today from
 the moment the app started and have no reference days to compare with. Running levels
 (people on site, open orders) fold the whole history; per-minute and daily sums are kept
-only for the days live state retains (the minute buckets live 10 days).
+only for the days live state retains (the minute buckets live 10 days). The history's
+sources (`backfill.<system>`) keep their newest event time, so a system whose live feed
+has not spoken yet shows when its data was last current instead of "no data".
 """
 
 from __future__ import annotations
@@ -35,6 +37,5 @@ class HistorySeeder:
     def apply(self, deltas: BatchDeltas) -> None:
         """One guarded apply per backfilled day: a re-run of the same seeding is refused."""
         deltas.sums = {k: v for k, v in deltas.sums.items() if k[1] >= self.first_sum_day}
-        deltas.sources = {}  # backfill sources are history, not live feeds: never shown as fresh or late
         self.days += 1
         self.live.apply(f"seed:{self.tag}:{self.days}", deltas.to_wire())

@@ -24,7 +24,8 @@ def test_recent_sums_and_all_levels_are_seeded_once(r: redis.Redis) -> None:
     assert live.sums(old.astimezone(TZ).strftime("%Y%m%d")) == {}  # older than the minute buckets are kept
     assert live.sums("20261125")["tcant.meals"] == 2
     assert live.levels()["tgate.onsite"] == 2  # levels fold the whole history
-    assert live.sources() == {}  # history sources are never shown as live feeds
+    assert live.sources() == {"t.cant": int((END - dt.timedelta(hours=1)).timestamp() * 1000),
+                              "t.gate": int(END.timestamp() * 1000)}
     again = HistorySeeder(live, TZ, END)  # the same seeding run again is refused by the guards
     again([meal(old, 1), gate(old, 1, "in")])
     again([meal(END - dt.timedelta(hours=1), 2), meal(END - dt.timedelta(hours=1), 3), gate(END, 2, "in")])
