@@ -23,8 +23,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from datasources.base import Event, SchemaError, SystemSpec
-from datasources.simkit import SHANGHAI, Day, HourlySimulator, curve, roster
-from datasources.simkit_ext import heartbeat_period, presence, stagger
+from datasources.simkit import SHANGHAI, Day, HourlySimulator, curve, roster, stagger
 from datasources.vendorkit import RecordType, VendorFormat, check_range, code, flag
 from domain.calendar import HolidayCalendar
 from domain.compound import Compound
@@ -191,16 +190,16 @@ class BaSimulator(HourlySimulator):
                          for k in (1, 2)]
         self.points = {"hvac": self.ahus, "power": self.mains, "lighting": self.circuits, "lift": self.lifts,
                        "fire": self.fire}
-        self.periods = {name: heartbeat_period(p, rate, n, EXPECTED_INTERVAL_S) for (name, p), n in zip(
+        self.periods = {name: self.device_period(p, n, EXPECTED_INTERVAL_S) for (name, p), n in zip(
             PERIODS_S.items(), (len(self.ahus), len(self.mains), len(self.lifts), len(self.fire)))}
         self.staff = max(1, len(compound.people))
         self.outage: tuple[str, float, float] | None = None  # building, from, to (epoch seconds)
         self.duty: set[int] = set()
-        self.on_site: list[float] = []
+        self.on_site: list[int] = []
 
     def start_day(self, day: Day) -> None:
         rng = self.rng
-        self.on_site = presence(roster(self.compound, self.calendar, self.seed, day.date))
+        self.on_site = roster(self.compound, self.calendar, self.seed, day.date).on_site()
         self.duty = set(rng.sample(range(len(self.ahus)), max(1, len(self.ahus) // 20)))
         self._plan_lighting(day)
         for n, t in enumerate(curve(base=1.0).arrivals(rng, FAULTS_PER_DAY * self.rate, 0, 86400)):

@@ -22,8 +22,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from datasources.base import Event, SchemaError, SystemSpec
-from datasources.simkit import SHANGHAI, Day, HourlySimulator, hm, roster
-from datasources.simkit_ext import heartbeat_period, stagger
+from datasources.simkit import SHANGHAI, Day, HourlySimulator, hm, roster, stagger
 from datasources.vendorkit import RecordType, VendorFormat, check_range, code, flag
 from domain.calendar import HolidayCalendar
 from domain.compound import Child, Compound, chinese_name
@@ -139,7 +138,7 @@ class KindergartenSimulator(HourlySimulator):
             grandparent = (f"{c.id}-G3", c.name[0] + chinese_name(names)[1:],
                            f"13{names.randint(0, 10**9 - 1):09d}", "grandparent")
             self.guardians[c.id] = (*staff, grandparent)
-        self.period = heartbeat_period(TERMINAL_PERIOD_S, rate, len(TERMINALS), EXPECTED_INTERVAL_S)
+        self.period = self.device_period(TERMINAL_PERIOD_S, len(TERMINALS), EXPECTED_INTERVAL_S)
 
     def start_day(self, day: Day) -> None:
         if not day.working or not self.children:

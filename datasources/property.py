@@ -19,8 +19,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from datasources.base import Event, SchemaError, SystemSpec
-from datasources.simkit import SHANGHAI, Curve, Day, HourlySimulator, roster
-from datasources.simkit_ext import heartbeat_period, presence, stagger
+from datasources.simkit import SHANGHAI, Curve, Day, HourlySimulator, roster, stagger
 from datasources.vendorkit import RecordType, VendorFormat, check_range, code
 from domain.calendar import HolidayCalendar
 from domain.compound import Compound, Person, chinese_name
@@ -169,7 +168,7 @@ class PropertySimulator(HourlySimulator):
         self.checkpoints = [(f"{b.id}-CP{k + 1:02d}", b.id, 1 + k * b.floors // CHECKPOINTS_PER_BUILDING,
                              f"BA{j % 8 + 1:02d}")
                             for j, b in enumerate(compound.buildings) for k in range(CHECKPOINTS_PER_BUILDING)]
-        self.period = heartbeat_period(PATROL_PERIOD_S, rate, len(self.checkpoints), EXPECTED_INTERVAL_S)
+        self.period = self.device_period(PATROL_PERIOD_S, len(self.checkpoints), EXPECTED_INTERVAL_S)
         self.offices = [r for r in compound.rooms if r.kind == "office"]
         self.meeting_rooms = [r for r in compound.rooms if r.kind == "meeting"] or self.offices
         self.cats = tuple(CATEGORIES)
@@ -178,7 +177,7 @@ class PropertySimulator(HourlySimulator):
     def start_day(self, day: Day) -> None:
         rng = self.rng
         r = roster(self.compound, self.calendar, self.seed, day.date)
-        on_site = presence(r)
+        on_site = r.on_site()
         shape = Curve([x * (1.0 if 8 <= m / 60 < 18 else 0.15) + 0.01 for m, x in enumerate(on_site)])
         mean = ORDERS_PER_HEAD_DAY * len(r.person) * self.rate
         people = self.compound.people

@@ -23,8 +23,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from datasources.base import Event, SchemaError, SystemSpec
-from datasources.simkit import SHANGHAI, Day, HourlySimulator, poisson
-from datasources.simkit_ext import heartbeat_period, stagger
+from datasources.simkit import SHANGHAI, Day, HourlySimulator, poisson, stagger
 from datasources.vendorkit import RecordType, VendorFormat, check_range, code
 from domain.calendar import HolidayCalendar
 from domain.compound import RANK_AREA_M2, Compound, Person, Room
@@ -159,7 +158,7 @@ class RoomsSimulator(HourlySimulator):
         self.seats: dict[str, list[tuple[str, dt.date]]] = {r.id: [] for r in self.rooms}  # room -> (person, until)
         self.unplaced: list[str] = []
         self.buildings = [b.id for b in compound.buildings]
-        self.period = heartbeat_period(INVENTORY_PERIOD_S, rate, len(self.buildings), EXPECTED_INTERVAL_S)
+        self.period = self.device_period(INVENTORY_PERIOD_S, len(self.buildings), EXPECTED_INTERVAL_S)
         self.changes: list[tuple[float, str, int, float, int]] = []  # (t, building, d_rooms, d_area, d_people)
         self.applied = 0
         self.totals = {b: (sum(1 for r in self.rooms if r.building_id == b),

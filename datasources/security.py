@@ -22,8 +22,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from datasources.base import Event, SchemaError, SystemSpec
-from datasources.simkit import SHANGHAI, Bump, Curve, Day, HourlySimulator, curve, roster
-from datasources.simkit_ext import heartbeat_period, presence, stagger
+from datasources.simkit import SHANGHAI, Bump, Curve, Day, HourlySimulator, curve, roster, stagger
 from datasources.vendorkit import RecordType, VendorFormat, check_range, code, flag
 from domain.calendar import HolidayCalendar
 from domain.compound import Camera, Compound
@@ -169,7 +168,7 @@ class SecuritySimulator(HourlySimulator):
         self.pools = {p.alarm_type: [c for c in self.cameras if c.kind == p.camera_kind
                                      and (not p.zones or c.zone in p.zones)] for p in PROFILES}
         self.offline: dict[int, list[tuple[float, float]]] = {}  # camera index -> [(from, to)] epoch seconds
-        self.period = heartbeat_period(STATUS_PERIOD_S, rate, len(self.cameras), EXPECTED_INTERVAL_S)
+        self.period = self.device_period(STATUS_PERIOD_S, len(self.cameras), EXPECTED_INTERVAL_S)
         self.reference = len(compound.people) * WORKDAY_STAFF_MINUTES_PER_HEAD
         self.alarm_no = 0
 
@@ -183,7 +182,7 @@ class SecuritySimulator(HourlySimulator):
         flat = curve(base=1.0)
         for t in flat.arrivals(rng, OUTAGES_PER_DAY * self.rate, 0, 86400):
             self._outage(day.t0 + t, min(6 * 3600.0, rng.expovariate(1 / 1800) + 120))
-        on_site = presence(roster(self.compound, self.calendar, self.seed, day.date))
+        on_site = roster(self.compound, self.calendar, self.seed, day.date).on_site()
         busy = sum(on_site) / self.reference
         peak = max(on_site)
         curves = {

@@ -2,9 +2,8 @@
 
 Ten systems need the same answers (a seeded world that continues across windows, a rhythm by
 kind of day, who is on site, Poisson arrivals, device heartbeats, a load multiplier), so they
-live here once and a fix lands in every system. Vendor records are datasources.vendorkit's job;
-`check_money` (money fields of canteen, onecard, vehicles) and `time_getter` are kept here until
-vendorkit offers them.
+live here once and a fix lands in every system. Vendor records (and the money rule of the
+schemas) are datasources.vendorkit's job.
 
 Simulators: subclass `HourlySimulator`, set `system`, implement `hour(day, t0, t1)` (and
 `start_day(day)` for daily plans) and call `self.emit(t, EventCls, fields)` with t in epoch
@@ -12,8 +11,9 @@ seconds. The engine generates one local hour at a time, keeps a time-sorted buff
 land in a later hour, e.g. a settlement after a queue), numbers (seq) and keys (`make_key`) the
 events it yields and cuts them to the requested windows. The world starts at local midnight of
 the first window's day; output depends on the seed and on how far windows have reached, not on
-how time is cut into windows. Rhythm: `Day`, `Curve`/`Bump`, `roster()` (who is on site),
-`poisson`, `ticks` (heartbeats), `rng_for` (stable seeding). Load: `rate` multiplies people
+how time is cut into windows. Rhythm: `Day`, `Curve`/`Bump`, `roster()` (who is on site;
+`Roster.on_site()` per minute), `poisson`, `ticks` and `stagger` (heartbeats of one device or a
+staggered grid of them), `rng_for` (stable seeding). Load: `rate` multiplies people
 (`copies(rng, rate)` per planned act) and devices alike (`self.device_period(base_s)` reports
 rate times as often when rate > 1), so rate=100 gives about 100x the events.
 """
@@ -26,20 +26,18 @@ import hashlib
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from datasources.base import UTC, Event, SchemaError, make_key
-from datasources.vendorkit import local_time, required
+from datasources.base import UTC, Event, make_key
+from datasources.vendorkit import SHANGHAI
 from domain.calendar import DayKind, HolidayCalendar
 from domain.compound import Compound
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MINUTES = 1440
 
 
@@ -156,6 +154,15 @@ def ticks(t0: float, t1: float, period_s: float, offset_s: float = 0.0) -> Itera
         t += period_s
 
 
+def stagger(t0: float, t1: float, period_s: float, count: int) -> Iterator[tuple[float, int]]:
+    """(epoch time, device index) of `count` devices reporting every `period_s`, evenly staggered,
+    in [t0, t1), device by device: the system is never silent longer than period_s / count."""
+    spacing = period_s / count
+    for i in range(count):
+        for t in ticks(t0, t1, period_s, i * spacing):
+            yield t, i
+
+
 @dataclass(frozen=True)
 class Roster:
     """Staff on site on one local day: compound.people indexes with arrival and leave times.
@@ -252,10 +259,16 @@ class HourlySimulator:
         """Emit the events of [t0, t1), one local hour of `day` (epoch seconds)."""
         raise NotImplementedError
 
-    def device_period(self, base_s: float) -> float:
+    def device_period(self, base_s: float, devices: int = 1, expected_interval_s: float | None = None) -> float:
         """A device's reporting period: `rate` times as often when rate > 1, so load tests scale heartbeats,
-        queue snapshots and meter reads with people; never slower than `base_s`, so a source is never late."""
-        return base_s / max(1.0, self.rate)
+        queue snapshots and meter reads with people.
+
+        Below rate 1 a device keeps `base_s`, so a source is never late. With `expected_interval_s`, the
+        period of a grid of `devices` staggered devices (see `stagger`), it slows down with the rate too,
+        but never so far that the grid leaves a gap near `expected_interval_s`."""
+        if expected_interval_s is None:
+            return base_s / max(1.0, self.rate)
+        return min(base_s / self.rate, devices * expected_interval_s / 2)
 
     def anomaly(self) -> bool:
         """One draw of the configured anomaly probability."""
@@ -324,22 +337,3 @@ class HourlySimulator:
         rest.sort(key=_T)
         self._buf, self._pos = rest, 0
 
-
-def check_money(name: str, value: Decimal, limit: Decimal = Decimal(100000)) -> None:
-    """The money rule of every schema: CNY, 0 <= value < limit, at most 2 decimals (fen)."""
-    if 0 <= value < limit and value.as_tuple().exponent >= -2:  # type: ignore[operator]
-        return
-    if not 0 <= value < limit:
-        raise SchemaError(f"{name} {value} CNY must be at least 0 and below {limit}")
-    if value.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise SchemaError(f"{name} {value} CNY has more than 2 decimals")
-
-
-def time_getter(name: str, tz: ZoneInfo = SHANGHAI) -> Callable[[Mapping[str, Any]], dt.datetime]:
-    """A vendorkit getter for a second time field of a record (pick-up, keep-until, visit end):
-    local wall time without a zone is read in `tz`. Belongs in vendorkit beside its other getters."""
-
-    def get(raw: Mapping[str, Any]) -> dt.datetime:
-        return local_time(required(raw, name), tz)
-
-    return get

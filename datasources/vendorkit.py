@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,6 +61,16 @@ def required(raw: Mapping[str, Any], name: str) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         raise SchemaError(f"missing field {name!r}")
     return value.strip() if isinstance(value, str) else value
+
+
+def time_getter(name: str, tz: ZoneInfo = SHANGHAI) -> Callable[[Mapping[str, Any]], dt.datetime]:
+    """A second time field of a record (pick-up, keep-until, visit end): local wall time without a
+    zone is read in `tz`."""
+
+    def get(raw: Mapping[str, Any]) -> dt.datetime:
+        return local_time(required(raw, name), tz)
+
+    return get
 
 
 def flag(name: str) -> Callable[[Mapping[str, Any]], bool]:
@@ -175,6 +186,16 @@ def check_range(name: str, value: float, lo: float, hi: float, unit: str = "") -
     if not lo <= value <= hi:
         suffix = f" {unit}" if unit else ""
         raise SchemaError(f"{name} {value}{suffix} is outside {_plain(lo)}..{_plain(hi)}")
+
+
+def check_money(name: str, value: Decimal, limit: Decimal = Decimal(100000)) -> None:
+    """The money rule of every schema: CNY, 0 <= value < limit, at most 2 decimals (fen)."""
+    if 0 <= value < limit and value.as_tuple().exponent >= -2:  # type: ignore[operator]
+        return
+    if not 0 <= value < limit:
+        raise SchemaError(f"{name} {value} CNY must be at least 0 and below {limit}")
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise SchemaError(f"{name} {value} CNY has more than 2 decimals")
 
 
 def _plain(x: float) -> str:

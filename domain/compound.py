@@ -172,8 +172,11 @@ def chinese_name(rng: random.Random) -> str:
     return surname + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
 
 
-def _id_card(rng: random.Random) -> str:
-    """An 18-digit resident ID with a valid GB 11643 check digit (fake, for masking tests)."""
+def fake_id_card(rng: random.Random) -> str:
+    """A fake 18-character resident ID card number drawn from `rng`: a Jinan, Beijing or Nanjing area
+    code, a birth date in 1962-2001, a sequence number and a valid GB 11643 check digit (0-9 or X).
+
+    For staff and simulated visitors alike, so masking and validation see realistic numbers."""
     body = f"{rng.choice((110101, 370102, 370103, 370112, 320102))}{rng.randint(1962, 2001)}" \
            f"{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -202,7 +205,7 @@ def build_compound(seed: int = 7, staff: int = 3000) -> Compound:
         c.people.append(Person(
             id=f"P{p + 1:05d}", name=chinese_name(rng), unit_id=unit.id,
             rank=rng.choices(ranks, weights)[0], card_no=f"{rng.randint(10**9, 10**10 - 1)}",
-            phone=f"1{rng.choice('3456789')}{rng.randint(0, 10**9 - 1):09d}", id_card=_id_card(rng),
+            phone=f"1{rng.choice('3456789')}{rng.randint(0, 10**9 - 1):09d}", id_card=fake_id_card(rng),
             gender=rng.choice("男女"), eats_lunch_p=min(0.98, max(0.2, rng.gauss(0.72, 0.15))),
         ))
     for b in c.buildings:

@@ -34,8 +34,7 @@ from datasources.canteen.schemas import (
     CanteenSample,
     CanteenSettlement,
 )
-from datasources.simkit import time_getter
-from datasources.vendorkit import RecordType, VendorFormat, code, flag, opt, required
+from datasources.vendorkit import RecordType, VendorFormat, code, flag, opt, required, time_getter
 
 MEALS = {"ZC": "breakfast", "WUC": "lunch", "WANC": "dinner"}
 METHODS = {"1": "card", "2": "face", "3": "tray"}

@@ -14,8 +14,7 @@ from typing import Literal
 import msgspec
 
 from datasources.base import Event, SchemaError
-from datasources.simkit import check_money
-from datasources.vendorkit import check_range
+from datasources.vendorkit import check_money, check_range
 
 Meal = Literal["breakfast", "lunch", "dinner"]
 PayMethod = Literal["card", "face", "tray"]

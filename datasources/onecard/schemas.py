@@ -12,8 +12,7 @@ from decimal import Decimal
 from typing import Literal
 
 from datasources.base import Event, SchemaError
-from datasources.simkit import check_money
-from datasources.vendorkit import check_range
+from datasources.vendorkit import check_money, check_range
 
 Channel = Literal["counter", "kiosk", "app", "payroll"]
 Merchant = Literal["shop", "cafe", "barber", "laundry"]

@@ -34,8 +34,7 @@ from typing import Any
 
 from datasources.base import SchemaError
 from datasources.passage.schemas import PassageGate, PassagePerson, PassageVehicle, PassageVisitor
-from datasources.simkit import time_getter
-from datasources.vendorkit import RecordType, VendorFormat, code, flag, opt
+from datasources.vendorkit import RecordType, VendorFormat, code, flag, opt, time_getter
 
 DIRECTIONS = {"0": "in", "1": "out"}
 METHODS = {"1": "card", "2": "face", "3": "qr"}

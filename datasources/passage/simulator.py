@@ -18,7 +18,7 @@ from typing import Any
 from datasources.passage.schemas import PassageGate, PassagePerson, PassageVehicle, PassageVisitor
 from datasources.simkit import Bump, Day, HourlySimulator, copies, curve, hm, poisson, rng_for, roster, ticks
 from domain.calendar import HolidayCalendar
-from domain.compound import Compound, _id_card, chinese_name
+from domain.compound import Compound, chinese_name, fake_id_card
 
 EXPECTED_INTERVAL_S = 60.0
 GATE_S = 600.0
@@ -107,7 +107,7 @@ class PassageSimulator(HourlySimulator):
             vid = f"FK{day.date:%Y%m%d}{n + 1:05d}"
             phone = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
             visit = {"visitor_id": vid, "name": chinese_name(rng), "phone": phone,
-                     "id_card": _id_card(rng), "host_person_id": host.id, "host_unit_id": host.unit_id,
+                     "id_card": fake_id_card(rng), "host_person_id": host.id, "host_unit_id": host.unit_id,
                      "purpose": rng.choice(PURPOSES), "visit_start": _local(start, self.tz),
                      "visit_end": _local(end, self.tz), "plate": _plate(rng) if rng.random() < 0.2 else None,
                      "companions": rng.choice((0, 0, 0, 1, 1, 2))}

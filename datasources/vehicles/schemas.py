@@ -13,8 +13,7 @@ from decimal import Decimal
 from typing import Literal
 
 from datasources.base import Event, SchemaError
-from datasources.simkit import check_money
-from datasources.vendorkit import check_range
+from datasources.vendorkit import check_money, check_range
 
 Approval = Literal["approved", "pending", "none"]
 Fuel = Literal["92", "95", "diesel"]

@@ -4,31 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 
-import msgspec
 import pytest
 
 from analytics.deltas import Last, Sum
 from analytics.metrics import rooms as metrics
-from datasources.base import SchemaError
 from datasources.rooms import SPEC
 from datasources.rooms import RoomsAssignment, RoomsExpiry, RoomsInspection, RoomsInventory, RoomsRelease
 from domain.compound import RANK_AREA_M2
 from tests.datasources.sim_checks import (
     HOLIDAY,
-    SATURDAY,
     WORKDAY,
+    Decoder,
     assert_connectors_agree,
-    assert_heartbeat,
-    assert_ordered_in_windows,
     assert_round_trip,
     compound,
+    connector_error,
     count,
-    encoded,
-    json_samples,
+    load_ratios,
     run,
 )
 
-HEAD = '{"schema":"%s","source":"t","ts":"2025-03-04T09:00:00+08:00","key":"k1","seq":1,'
 ROOM = {"room_id": "B02-0503", "building_id": "B02", "floor": 5, "area_m2": 18.0}
 CASES = {
     RoomsAssignment: ROOM | {"unit_id": "U02", "person_id": "P00456", "occupant_rank": "副处级", "standard_m2": 12.0,
@@ -41,11 +36,7 @@ CASES = {
     RoomsInventory: {"building_id": "B02", "rooms_total": 150, "rooms_occupied": 134, "rooms_vacant": 16,
                      "area_total_m2": 3300.0, "area_occupied_m2": 2950.5, "people": 301},
 }
-
-
-def decode(cls: type, **change: object):  # type: ignore[no-untyped-def]
-    body = msgspec.json.encode(CASES[cls] | change).decode()[1:]
-    return msgspec.json.decode((HEAD % cls.schema_name() + body).encode(), type=cls)
+decode = Decoder("2025-03-04T09:00:00+08:00", CASES)
 
 
 @pytest.mark.parametrize("cls", list(CASES))
@@ -70,25 +61,7 @@ def test_dates_decode_as_dates() -> None:
     (RoomsInventory, {"area_occupied_m2": 4000.0}, "area_occupied_m2 4000.0 m² is outside 0..3300"),
 ])
 def test_invalid_examples_explain_themselves(cls: type, change: dict, message: str) -> None:
-    with pytest.raises(msgspec.ValidationError) as err:
-        decode(cls, **change)
-    assert str(err.value) == message
-
-
-def test_reproducible_for_the_same_seed_and_windows() -> None:
-    a = run(SPEC, WORKDAY, days=2, window_s=3600, anomaly_p=0.5)
-    assert encoded(a) == encoded(run(SPEC, WORKDAY, days=2, window_s=3600, anomaly_p=0.5))
-    assert encoded(a) != encoded(run(SPEC, WORKDAY, days=2, window_s=3600, seed=4, anomaly_p=0.5))
-
-
-def test_windows_are_ordered_and_bounded() -> None:
-    assert_ordered_in_windows(SPEC, WORKDAY, window_s=1200, seq_start=0)
-
-
-@pytest.mark.parametrize("day", [WORKDAY, SATURDAY, HOLIDAY])
-def test_heartbeat_never_silent(day: dt.date) -> None:
-    assert_heartbeat(SPEC, day)
-    assert_heartbeat(SPEC, day, rate=0.2)
+    assert decode.error(cls, **change) == message
 
 
 def test_register_stays_consistent_over_a_fortnight() -> None:
@@ -117,9 +90,8 @@ def test_rhythm_moves_only_on_working_days() -> None:
 
 
 def test_rate_multiplies_events() -> None:
-    base, fast = count(run(SPEC, WORKDAY, days=2)), count(run(SPEC, WORKDAY, days=2, rate=20))
-    assert 14 <= fast["rooms.inspection"] / base["rooms.inspection"] <= 28
-    assert 15 <= sum(fast.values()) / sum(base.values()) <= 25
+    inspections, events = load_ratios(SPEC, 20, "rooms.inspection", days=2)
+    assert 14 <= inspections <= 28 and 15 <= events <= 25
 
 
 def over_standard(events: list) -> list[RoomsAssignment]:
@@ -159,9 +131,7 @@ def test_connectors_map_vendor_records() -> None:
     ({"syMj": "large"}, "rooms record FC20250304001: Expected `float`, got `str` - at `$.area_m2` (vendor field syMj)"),
 ])
 def test_connector_errors(change: dict, message: str) -> None:
-    with pytest.raises(SchemaError) as err:
-        SPEC.connectors["json"](json_samples("rooms")[0] | change)
-    assert str(err.value) == message
+    assert connector_error(SPEC, "json", 0, change) == message
 
 
 def test_extractors() -> None:

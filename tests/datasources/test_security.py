@@ -10,7 +10,6 @@ import pytest
 
 from analytics.deltas import Last, Level, Sum, fold
 from analytics.metrics import security as metrics
-from datasources.base import SchemaError
 from datasources.security import SPEC
 from datasources.security import (
     AlarmType,
@@ -22,35 +21,30 @@ from datasources.security import (
 )
 from tests.datasources.sim_checks import (
     HOLIDAY,
-    SATURDAY,
     TZ,
     WORKDAY,
+    Decoder,
     assert_connectors_agree,
-    assert_heartbeat,
-    assert_ordered_in_windows,
     assert_round_trip,
+    connector_error,
     count,
-    encoded,
-    json_samples,
+    load_ratios,
     local_start,
     run,
 )
 
-ENVELOPE = '"source":"t","ts":"2025-03-04T09:00:00+08:00","key":"k1","seq":1'
-
-
-def alarm(**fields: object) -> bytes:
-    body = {"alarm_id": "A1", "alarm_type": "intrusion", "severity": "medium", "device_id": "C-B01-01",
-            "zone": "机房", "building_id": "B01", "floor": 3} | fields
-    return ('{"schema":"security.alarm",' + ENVELOPE + "," + msgspec.json.encode(body).decode()[1:]).encode()
-
-
-def decode_alarm(**fields: object) -> SecurityAlarm:
-    return msgspec.json.decode(alarm(**fields), type=SecurityAlarm)
+ALARM = {"alarm_id": "A1", "alarm_type": "intrusion", "severity": "medium", "device_id": "C-B01-01", "zone": "机房",
+         "building_id": "B01", "floor": 3}
+ACK = {"alarm_id": "A1", "alarm_type": "fire", "severity": "critical", "operator_id": "SEC01", "wait_s": -1}
+CLOSED = {"alarm_id": "A1", "alarm_type": "fire", "severity": "critical", "resolution": "resolved",
+          "acknowledged": True, "duration_s": 60}
+CAMERA = {"camera_id": "C1", "building_id": "B01", "kind": "video", "online": False, "bitrate_kbps": 100}
+decode = Decoder("2025-03-04T09:00:00+08:00", {SecurityAlarm: ALARM, SecurityAlarmAck: ACK,
+                                               SecurityAlarmClosed: CLOSED, SecurityCameraStatus: CAMERA})
 
 
 def test_alarm_decodes() -> None:
-    ev = decode_alarm(alarm_type="thermal_high", severity="high", temperature_c=39.2)
+    ev = decode(SecurityAlarm, alarm_type="thermal_high", severity="high", temperature_c=39.2)
     assert ev.schema_name() == "security.alarm" and ev.temperature_c == 39.2 and ev.system == "security"
 
 
@@ -65,43 +59,17 @@ def test_alarm_decodes() -> None:
     ({"floor": "3"}, "Expected `int`, got `str` - at `$.floor`"),
 ])
 def test_alarm_rejects(fields: dict, message: str) -> None:
-    with pytest.raises(msgspec.ValidationError) as err:
-        decode_alarm(**fields)
-    assert str(err.value) == message
+    assert decode.error(SecurityAlarm, **fields) == message
 
 
 def test_ack_closed_and_camera_rules() -> None:
-    ack = b'{"schema":"security.alarm_ack",' + ENVELOPE.encode() + \
-        b',"alarm_id":"A1","alarm_type":"fire","severity":"critical","operator_id":"SEC01","wait_s":-1}'
     with pytest.raises(msgspec.ValidationError, match=r"wait_s -1.0 s is outside 0..2592000"):
-        msgspec.json.decode(ack, type=SecurityAlarmAck)
-    closed = b'{"schema":"security.alarm_closed",' + ENVELOPE.encode() + \
-        b',"alarm_id":"A1","alarm_type":"fire","severity":"critical","resolution":"resolved",' \
-        b'"acknowledged":true,"duration_s":60}'
+        decode(SecurityAlarmAck)
     with pytest.raises(msgspec.ValidationError, match="a resolved closure needs operator_id"):
-        msgspec.json.decode(closed, type=SecurityAlarmClosed)
-    ok = msgspec.json.decode(closed.replace(b'"resolved"', b'"auto_cleared"'), type=SecurityAlarmClosed)
-    assert ok.operator_id is None
-    cam = b'{"schema":"security.camera_status",' + ENVELOPE.encode() + \
-        b',"camera_id":"C1","building_id":"B01","kind":"video","online":false,"bitrate_kbps":100}'
+        decode(SecurityAlarmClosed)
+    assert decode(SecurityAlarmClosed, resolution="auto_cleared").operator_id is None
     with pytest.raises(msgspec.ValidationError, match="an offline camera cannot report a bitrate"):
-        msgspec.json.decode(cam, type=SecurityCameraStatus)
-
-
-def test_reproducible_for_the_same_seed_and_windows() -> None:
-    a = run(SPEC, WORKDAY, window_s=3600, anomaly_p=0.5)
-    b = run(SPEC, WORKDAY, window_s=3600, anomaly_p=0.5)
-    assert encoded(a) == encoded(b)
-    assert encoded(a) != encoded(run(SPEC, WORKDAY, window_s=3600, seed=2, anomaly_p=0.5))
-
-
-def test_windows_are_ordered_and_bounded() -> None:
-    assert_ordered_in_windows(SPEC, WORKDAY, window_s=900, seq_start=41)
-
-
-@pytest.mark.parametrize("day", [WORKDAY, SATURDAY, HOLIDAY])
-def test_heartbeat_never_silent(day) -> None:  # type: ignore[no-untyped-def]
-    assert_heartbeat(SPEC, day)
+        decode(SecurityCameraStatus)
 
 
 def test_round_trip_and_working_day_rhythm() -> None:
@@ -124,9 +92,8 @@ def test_alarms_close_and_open_counts_return_to_zero() -> None:
 
 
 def test_rate_multiplies_events() -> None:
-    base, fast = count(run(SPEC, WORKDAY)), count(run(SPEC, WORKDAY, rate=20))
-    assert 14 <= fast["security.alarm"] / base["security.alarm"] <= 28
-    assert 15 <= sum(fast.values()) / sum(base.values()) <= 25
+    alarms, events = load_ratios(SPEC, 20, "security.alarm")
+    assert 14 <= alarms <= 28 and 15 <= events <= 25
 
 
 def test_anomalies_appear_when_forced() -> None:
@@ -162,10 +129,7 @@ def test_connectors_map_vendor_records() -> None:
                            "(vendor field deviceCode)"),
 ])
 def test_connector_errors_name_record_and_field(change: dict, message: str) -> None:
-    rec = json_samples("security")[0] | change
-    with pytest.raises(SchemaError) as err:
-        SPEC.connectors["json"](rec)
-    assert str(err.value) == message
+    assert connector_error(SPEC, "json", 0, change) == message
 
 
 def test_metric_vocabularies_match_schemas() -> None:
@@ -174,7 +138,7 @@ def test_metric_vocabularies_match_schemas() -> None:
 
 
 def test_extractors() -> None:
-    raised = decode_alarm(alarm_type="thermal_high", severity="high", temperature_c=39.2)
+    raised = decode(SecurityAlarm, alarm_type="thermal_high", severity="high", temperature_c=39.2)
     assert list(metrics.alarm(raised)) == [
         Sum("security.alarms"), Sum("security.alarms.type.thermal_high"), Sum("security.alarms.severity.high"),
         Level("security.open.high", 1), Level("security.unacked", 1), Last("security.thermal_c", "C-B01-01", 39.2)]

@@ -18,7 +18,6 @@ from datasources.simkit import (
     Curve,
     Day,
     HourlySimulator,
-    check_money,
     copies,
     curve,
     hm,
@@ -26,8 +25,8 @@ from datasources.simkit import (
     rng_for,
     roster,
     ticks,
-    time_getter,
 )
+from datasources.vendorkit import check_money, time_getter
 from domain.calendar import default_calendar
 from tests.datasources.sim_checks import HOLIDAY, TZ, WORKDAY, compound, local_start
 
