@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, make_url
 
+from bench.common import scratch_db
 from datasources.base import Event
 from tests.warehouse.samples import STRUCTS, T0, make_events
 from warehouse.db import make_engine
@@ -36,22 +34,9 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 @contextlib.contextmanager
 def scratch_url(url: str) -> Iterator[str]:
-    """`sqlite` -> a file in a temp folder; a PostgreSQL URL -> that database with a new schema first
-    on the search_path, dropped afterwards."""
-    if url == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{tmp}/bench.db"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    """`sqlite` -> a file in a temp folder; a PostgreSQL URL -> that database with a fresh schema."""
+    with scratch_db("sqlite") if url == "sqlite" else scratch_db("postgresql", url) as scratch:
+        yield scratch
 
 
 def workload(kind: str, rows: int, batch: int) -> tuple[list[list[Event]], FactTables]:
