@@ -110,6 +110,7 @@ def cmd_worker(settings: Settings, name: str) -> None:
     import analytics.metrics  # noqa: F401 - registers the KPI extractors
     from analytics.deltas import fold
     from datasources.registry import SYSTEMS
+    from streams.codec import stream_of
     from streams.consumer import StreamConsumer
     from streams.live_state import LiveState
     from streams.push import Pusher, socketio_emitter
@@ -123,7 +124,7 @@ def cmd_worker(settings: Settings, name: str) -> None:
     tz = settings.zone
     consumer = StreamConsumer(
         r, Sink(engine, tables), codec(), live, lambda evs: fold(evs, tz).to_wire(),
-        streams=[s.stream for s in SYSTEMS.values()], name=name, batch=settings.batch_size,
+        streams=[stream_of(s.name) for s in SYSTEMS.values()], name=name, batch=settings.batch_size,
         claim_idle_ms=settings.claim_idle_ms, max_tries=settings.max_tries, on_applied=pusher.note,
     )
     stop = _stop_on_signals()
@@ -176,6 +177,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     from datasources.registry import SYSTEMS
     from layouts.live_overview import layout
     from streams import health
+    from streams.codec import stream_of
     from streams.live_state import LiveState
     from streams.redis_conn import connect
 
@@ -202,7 +204,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
             conn.execute(text("SELECT 1"))
 
     def check():  # type: ignore[no-untyped-def]
-        return health.report(r, live, [s.stream for s in SYSTEMS.values()], database=database_ok,
+        return health.report(r, live, [stream_of(s.name) for s in SYSTEMS.values()], database=database_ok,
                              version=VERSION, stream_cap=settings.stream_cap)
 
     server.register_blueprint(health_blueprint(check))

@@ -147,15 +147,6 @@ class BatchDeltas:
             "n": self.events,
         }
 
-    def touched(self) -> dict[str, set[str]]:
-        """Which metrics changed, by kind: what the push layer must re-read and send."""
-        return {
-            "sum": {m for (m, _d, _mi) in self.sums},
-            "level": set(self.levels),
-            "last": {m for (m, _f) in self.lasts},
-            "source": set(self.sources),
-        }
-
 
 def fold(events: Iterable[Any], tz: ZoneInfo) -> BatchDeltas:
     """Aggregate events (objects with schema_name(), source, ts, seq) into one BatchDeltas."""

@@ -119,19 +119,3 @@ class SystemSpec:
     expected_interval_s: float
     make_simulator: Callable[..., Simulator]
     connectors: Mapping[str, Connector] = field(default_factory=dict)
-
-    @property
-    def stream(self) -> str:
-        return f"ev:{self.name}"
-
-
-class SeqCounter:
-    """Per-source sequence numbers; `start` lets a restarted source continue where it left off."""
-
-    def __init__(self, start: int = 0):
-        self.value = start
-
-    def next(self) -> int:
-        self.value += 1
-        return self.value
-

@@ -20,7 +20,7 @@ from analytics.deltas import fold
 from datasources.registry import SYSTEMS, schemas
 from domain.calendar import default_calendar
 from domain.compound import build_compound
-from streams.codec import DEAD_LETTER, Codec
+from streams.codec import DEAD_LETTER, Codec, stream_of
 from streams.consumer import StreamConsumer
 from streams.live_state import LiveState
 from streams.producer import Accepted, Producer
@@ -51,18 +51,19 @@ def test_simulated_lunch_hour_reconciles_exactly(r: redis.Redis, engine: Engine,
         now[0] = START + dt.timedelta(minutes=minutes)
         feed.step()
     accepted = feed.sent
-    keys = [json.loads(f[b"e"])["key"] for s in SYSTEMS.values() for _i, f in r.xrange(s.stream)]
+    streams = [stream_of(name) for name in SYSTEMS]
+    keys = [json.loads(f[b"e"])["key"] for s in streams for _i, f in r.xrange(s)]
     assert len(keys) == accepted and len(set(keys)) == accepted
     # a connector-style resend of 300 accepted events, and 25 malformed payloads
     resend = random.Random(1).sample(range(accepted), 300)
-    entries = [f[b"e"] for s in SYSTEMS.values() for _i, f in r.xrange(s.stream)]
+    entries = [f[b"e"] for s in streams for _i, f in r.xrange(s)]
     results = [producer.submit_raw(entries[i], origin="resend") for i in resend]
     assert all(isinstance(x, Accepted) for x in results)
     bad = [b'{"schema":"canteen.settlement"}', b"\xff", b"[]"] * 8 + [b'{"schema":"nope.x"}']
     rejected = sum(not isinstance(producer.submit_raw(b, origin="bad"), Accepted) for b in bad)
 
     consumer = StreamConsumer(r, Sink(engine, tables, tz=TZ), codec, LiveState(r, TZ),
-                              lambda evs: fold(evs, TZ).to_wire(), streams=[s.stream for s in SYSTEMS.values()],
+                              lambda evs: fold(evs, TZ).to_wire(), streams=streams,
                               batch=500, block_ms=10)
     consumer.setup()
     while consumer.step():
