@@ -12,7 +12,7 @@ from functools import lru_cache
 from sqlalchemy import Engine, MetaData
 
 from datasources.base import Event
-from warehouse import ops  # noqa: F401  (registers the ops tables in Base.metadata)
+from warehouse import identity, ops  # noqa: F401  (register their tables in Base.metadata)
 from warehouse.facts import FactTables
 from warehouse.models import Base
 
