@@ -67,6 +67,23 @@ def codec():  # type: ignore[no-untyped-def]
     return Codec(schemas().values())
 
 
+def accounts_of(settings: Settings, engine):  # type: ignore[no-untyped-def]
+    """The account service with the configured crypto profile and password policy."""
+    from auth.accounts import Accounts
+    from auth.crypto import make_backend
+    from auth.passwords import policy_for
+
+    crypto = make_backend(settings.crypto_profile, settings.key_file)
+    return Accounts(engine, crypto, policy_for(settings.password_policy))
+
+
+def session_store(settings: Settings, r):  # type: ignore[no-untyped-def]
+    from auth.sessions import SessionStore
+
+    return SessionStore(r, idle_s=settings.session_idle_minutes * 60,
+                        absolute_s=int(settings.session_absolute_hours * 3600))
+
+
 def socketio_channel(settings: Settings) -> str:
     return settings.extra.get("socketio_channel", "cc-live") if settings.extra else "cc-live"
 
@@ -132,6 +149,39 @@ def cmd_worker(settings: Settings, name: str) -> None:
     run_worker(consumer, pusher, stop, stream_cap=settings.stream_cap)
 
 
+def first_admins(settings: Settings) -> None:
+    """Print the three administrators' one-time passwords once, on the very first start."""
+    from auth.cli import ensure_first_admins, first_login_banner
+
+    engine, _ = warehouse(settings, "web")
+    made = ensure_first_admins(accounts_of(settings, engine), settings.admin_password)
+    if made:
+        print(first_login_banner(made, settings.public_url or f"http://{settings.host}:{settings.port}"), flush=True)
+
+
+def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
+    from auth.cli import run_users
+
+    engine, _ = warehouse(settings, "web")
+    from streams.redis_conn import connect
+
+    try:  # a changed account's sessions end at once when the product is running
+        r = connect(redis_url(settings))
+        r.ping()
+        sessions = session_store(settings, r)
+    except Exception as exc:  # noqa: BLE001 - not running: no sessions to end
+        log.warning("Redis unreachable (%s): no sessions ended", exc)
+        sessions = None
+    return run_users(args, accounts_of(settings, engine), lambda uid: sessions.end_user(uid) if sessions else 0)
+
+
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    from auth.cli import run_audit
+
+    engine, _ = warehouse(settings, "web")
+    return run_audit(args, engine, keep_days=settings.audit_retention_days)
+
+
 def ensure_history(settings: Settings) -> None:
     """First start: an empty warehouse gets BACKFILL_DAYS of history, seeded into live state too."""
     from warehouse.backfill import is_empty
@@ -173,7 +223,11 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     from flask_socketio import SocketIO
 
     from api.health import health_blueprint
-    from callbacks.live_socket import register_live_socket
+    from auth.access import PAGES
+    from auth.lockout import LoginThrottle
+    from auth.roles import parse_roles
+    from auth.web import AuthContext, allowed_origins, auth_blueprint, install_guard, page_guard
+    from callbacks.live_socket import SocketSessions, register_live_socket
     from datasources.registry import SYSTEMS
     from layouts.live_overview import layout
     from streams import health
@@ -194,8 +248,18 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     server = app.server
     server.config["SECRET_KEY"] = settings.secret_key
     dash.register_page("live_overview", path="/", title="智慧机关事务 · 实时数据总览",
-                       layout=lambda lang="zh", **_query: layout(lang, systems))
+                       layout=page_guard(PAGES["/"], lambda lang="zh", **_query: layout(lang, systems), no_access))
     app.layout = dash.page_container
+
+    origins = allowed_origins([settings.host, "localhost", "127.0.0.1"], settings.port, settings.public_url)
+    sessions = session_store(settings, r)
+    ctx = AuthContext(engine=engine, accounts=accounts_of(settings, engine), sessions=sessions,
+                      throttle=LoginThrottle(r), crypto_profile=settings.crypto_profile, origins=origins,
+                      secure=settings.secure, second_factor_roles=parse_roles(
+                          x for x in settings.second_factor_roles.split(",") if x.strip()),
+                      csp_script_hashes=app.csp_hashes)
+    install_guard(server, ctx)
+    server.register_blueprint(auth_blueprint(ctx))
 
     def database_ok() -> None:
         from sqlalchemy import text
@@ -208,14 +272,21 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
                              version=VERSION, stream_cap=settings.stream_cap)
 
     server.register_blueprint(health_blueprint(check))
-    origins = [f"http://{settings.host}:{settings.port}", f"http://localhost:{settings.port}",
-               f"http://127.0.0.1:{settings.port}"]
     # an explicit manager: flask-socketio picks Kombu for any URL but redis://, and ours may be unix://
     manager = socketio_lib.RedisManager(url, channel=socketio_channel(settings))
     socketio = SocketIO(server, client_manager=manager, async_mode="threading",
-                        cors_allowed_origins=origins, max_http_buffer_size=65_536)
-    register_live_socket(socketio, live, {s.name: s.expected_interval_s for s in SYSTEMS.values()})
+                        cors_allowed_origins=sorted(origins), max_http_buffer_size=65_536)
+    guard = SocketSessions(socketio, sessions, ctx.cookie)
+    register_live_socket(socketio, live, {s.name: s.expected_interval_s for s in SYSTEMS.values()}, guard)
+    guard.start()
     return app, socketio
+
+
+def no_access():  # type: ignore[no-untyped-def]
+    """What a page shows to a signed-in person whose roles do not include it."""
+    from dash import dcc
+
+    return dcc.Location(id="no-access-redirect", href="/no-access", refresh=True)
 
 
 def cmd_web(settings: Settings) -> None:
@@ -237,6 +308,7 @@ def cmd_run(settings: Settings) -> None:
         settings = load_settings(env)
     connect_redis(settings)
     cmd_migrate(settings)
+    first_admins(settings)
     if not settings.simulators:
         ensure_history(settings)  # with simulators on, the simulate process does it (web serves meanwhile)
     children = [[sys.executable, str(ROOT / "app.py"), "worker", "--name", f"c{i + 1}"]
@@ -302,6 +374,9 @@ def main(argv: list[str] | None = None) -> None:
     b = sub.add_parser("backfill", help="write simulated history into the warehouse")
     b.add_argument("--days", type=int, default=365)
     sub.add_parser("migrate", help="create or upgrade the warehouse schema and dimensions")
+    from auth.cli import add_parsers
+
+    add_parsers(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
@@ -318,6 +393,11 @@ def main(argv: list[str] | None = None) -> None:
         cmd_backfill(settings, args.days)
     elif cmd == "migrate":
         cmd_migrate(settings)
+    elif cmd == "users":
+        cmd_migrate(settings)
+        sys.exit(cmd_users(settings, args))
+    elif cmd == "audit":
+        sys.exit(cmd_audit(settings, args))
 
 
 if __name__ == "__main__":

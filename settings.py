@@ -47,11 +47,28 @@ class Settings:
     max_future_s: float = 300.0
     stream_cap: int = 5_000_000  # memory guard: above this length health raises an alert, nothing is trimmed
     backfill_days: int = 30
+    # identity and security (README, "Security"); SECURITY.md gives the reasons for each default
+    password_policy: str = "mlps"  # mlps (GB/T 22239 practice) | asvs (OWASP ASVS 5.0)
+    crypto_profile: str = "standard"  # standard | gm (SM3/SM4, GB/T 39786)
+    session_idle_minutes: int = 15  # 5-30
+    session_absolute_hours: float = 8.0
+    admin_password: str = field(default="", repr=False)  # first start only: the three administrators' password
+    second_factor_roles: str = ""  # comma list of roles that also need TOTP (administrators always do)
+    public_url: str | None = None  # https://... when served through a TLS gateway: Secure cookies, HSTS
+    audit_retention_days: int = 180  # never less than 180 whatever is set
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
+
+    @property
+    def secure(self) -> bool:
+        return bool(self.public_url and self.public_url.startswith("https://"))
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "keys" / "crypto.json"
 
     @property
     def warehouse_url(self) -> str:
@@ -62,7 +79,10 @@ _ENV = {
     "REDIS_URL": "redis_url", "DATABASE_URL": "database_url", "HOST": "host", "PORT": "port",
     "SECRET_KEY": "secret_key", "SIMULATORS": "simulators", "SIM_RATE": "sim_rate", "SIM_SEED": "sim_seed",
     "TZ": "tz", "DATA_DIR": "data_dir", "DURABILITY": "durability", "CONSUMERS": "consumers",
-    "BACKFILL_DAYS": "backfill_days",
+    "BACKFILL_DAYS": "backfill_days", "PASSWORD_POLICY": "password_policy", "CRYPTO_PROFILE": "crypto_profile",
+    "SESSION_IDLE_MINUTES": "session_idle_minutes", "SESSION_ABSOLUTE_HOURS": "session_absolute_hours",
+    "ADMIN_PASSWORD": "admin_password", "SECOND_FACTOR_ROLES": "second_factor_roles", "PUBLIC_URL": "public_url",
+    "AUDIT_RETENTION_DAYS": "audit_retention_days",
 }
 
 
@@ -108,6 +128,14 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         ZoneInfo(s.tz)
     except (ValueError, KeyError, OSError):
         raise SettingsError(f"TZ: unknown time zone {s.tz!r}") from None
+    if s.password_policy not in ("mlps", "asvs"):
+        raise SettingsError(f"PASSWORD_POLICY: expected mlps or asvs, got {s.password_policy!r}")
+    if s.crypto_profile not in ("standard", "gm"):
+        raise SettingsError(f"CRYPTO_PROFILE: expected standard or gm, got {s.crypto_profile!r}")
+    if not 5 <= s.session_idle_minutes <= 30:
+        raise SettingsError(f"SESSION_IDLE_MINUTES: expected 5 to 30, got {s.session_idle_minutes}")
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        raise SettingsError(f"PUBLIC_URL: expected http://... or https://..., got {s.public_url!r}")
     if not s.secret_key:
         s = replace(s, secret_key=_persistent_secret(s.data_dir))
     return s

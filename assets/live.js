@@ -334,14 +334,28 @@
       }
       apply(msg, false);
     });
+    // A refused or server-closed socket may mean the session ended (logout, timeout, disabled
+    // account): then go to the sign-in page instead of showing "connection lost" for ever.
+    function checkSignedIn() {
+      if (stopped || !window.fetch) { return; }
+      window.fetch('/whoami', { credentials: 'same-origin', cache: 'no-store' }).then(function (resp) {
+        if (resp.status === 401 && !stopped) { window.location.assign('/login'); }
+      }).catch(function () { /* network down: the banner already says so */ });
+    }
     socket.on('disconnect', function (reason) {
       markLost();
       // A server-side disconnect does not reconnect by itself; a wall must come back on its own.
-      if (reason === 'io server disconnect') { retryTimer = setTimeout(function () { socket.connect(); }, RETRY_MS); }
+      if (reason === 'io server disconnect') {
+        checkSignedIn();
+        retryTimer = setTimeout(function () { socket.connect(); }, RETRY_MS);
+      }
     });
     socket.on('connect_error', function () {
       markLost();
-      if (!socket.active) { retryTimer = setTimeout(function () { socket.connect(); }, RETRY_MS); }
+      if (!socket.active) {
+        checkSignedIn();
+        retryTimer = setTimeout(function () { socket.connect(); }, RETRY_MS);
+      }
     });
 
     return {

@@ -35,15 +35,19 @@ class LoginThrottle:
         self.r, self.lim, self.clock = r, limits, clock
 
     def address_retry_after(self, address: str) -> int | None:
-        """Count one attempt from `address`; seconds to wait when over the per-minute limit."""
-        minute = int(self.clock() // 60)
-        key = f"lk:rate:{address}:{minute}"
+        """Count one attempt from `address` in a sliding minute; seconds to wait when over the limit."""
+        now, key = self.clock(), f"lk:rate:{address}"
+        member = f"{now:.6f}:{secrets.token_hex(4)}"
         pipe = self.r.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        n, _ = pipe.execute()
+        pipe.zremrangebyscore(key, "-inf", now - 60)
+        pipe.zadd(key, {member: now})
+        pipe.zcard(key)
+        pipe.zrange(key, 0, 0, withscores=True)
+        pipe.expire(key, 61)
+        _, _, n, oldest, _ = pipe.execute()
         if n > self.lim.per_address:
-            return 60 - int(self.clock()) % 60 or 1
+            self.r.zrem(key, member)  # a refused attempt does not push the retry time further out
+            return max(1, int(oldest[0][1] + 60 - now + 0.999))
         return None
 
     def locked_for(self, username: str, address: str) -> int | None:

@@ -91,7 +91,8 @@ def main() -> None:
         create_groups(r, workload.streams)
         # no stage timers in the worker: they keep per-step figures and would grow its memory themselves
         stack = start_push_stack(server.url, db_url, workload.kind, Path(tmp), stats=False)
-        clients = ClientProcs(stack.url, args.clients, max(1, math.ceil(args.clients / 100)), Path(tmp)) \
+        clients = ClientProcs(stack.url, args.clients, max(1, math.ceil(args.clients / 100)), Path(tmp),
+                              cookie=stack.cookie) \
             if args.clients else None
         producer = None
         try:

@@ -74,7 +74,7 @@ def run_once(server: Any, workload: Any, n_clients: int, args: argparse.Namespac
         stack = start_push_stack(server.url, db_url, workload.kind, Path(tmp))
         kind = client_kind(args.client_kind)
         procs = args.client_procs or max(1, math.ceil(n_clients / (200 if kind == "async" else 100)))
-        clients = ClientProcs(stack.url, n_clients, procs, Path(tmp), kind)
+        clients = ClientProcs(stack.url, n_clients, procs, Path(tmp), kind, cookie=stack.cookie)
         try:
             t_conn = time.time()
             clients.wait_ready()

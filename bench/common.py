@@ -680,7 +680,8 @@ def _finish_clients(out_path: str, samples: list, connected: int, n: int, errors
     os._exit(0)
 
 
-def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kind: str = "auto") -> None:
+def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kind: str = "auto",
+                cookie: str = "") -> None:
     """N python-socketio clients (websocket transport) subscribed to `topic` in this process.
 
     Prints `ready` once all are subscribed, records (receipt wall time, newest event ms in the
@@ -704,7 +705,8 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
                 c.on("update", _on_update(samples), namespace=NAMESPACE)
                 for attempt in range(5):
                     try:
-                        await c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10)
+                        await c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10,
+                                        headers={"Cookie": cookie})
                         break
                     except Exception as exc:  # noqa: BLE001 - retried, then reported
                         if attempt == 4:
@@ -730,7 +732,8 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
         c.on("update", _on_update(samples), namespace=NAMESPACE)
         for attempt in range(5):
             try:
-                c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10)
+                c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10,
+                          headers={"Cookie": cookie})
                 break
             except Exception as exc:  # noqa: BLE001 - retried, then reported
                 if attempt == 4:
@@ -749,13 +752,13 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
 class ClientProcs:
     """Socket.IO clients spread over a few processes (threading clients: ~4 threads each)."""
 
-    def __init__(self, url: str, n: int, procs: int, tmp: Path, kind: str = "auto"):
+    def __init__(self, url: str, n: int, procs: int, tmp: Path, kind: str = "auto", cookie: str = ""):
         self.kind = client_kind(kind)
         self.parts = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
         self.parts = [p for p in self.parts if p]
         self.paths = [tmp / f"clients-{i}.json" for i in range(len(self.parts))]
         self.procs = [child(["bench.common", "clients", "--url", url, "--n", str(k), "--out", str(p),
-                             "--kind", self.kind],
+                             "--kind", self.kind, "--cookie", cookie],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                       for k, p in zip(self.parts, self.paths)]
 
@@ -860,7 +863,8 @@ def run_web_process(redis_url: str, kind: str, port: int, channel: str) -> None:
     from flask import Flask
     from flask_socketio import SocketIO
 
-    from callbacks.live_socket import register_live_socket
+    from auth.sessions import SessionStore
+    from callbacks.live_socket import SocketSessions, register_live_socket
     from streams.live_state import LiveState
 
     workload = load_workload(kind)
@@ -870,7 +874,9 @@ def run_web_process(redis_url: str, kind: str, port: int, channel: str) -> None:
     origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
     socketio = SocketIO(server, message_queue=redis_url, channel=channel, async_mode="threading",
                         cors_allowed_origins=origins, max_http_buffer_size=65_536)
-    register_live_socket(socketio, live, workload.expect())
+    guard = SocketSessions(socketio, SessionStore(connect(redis_url), idle_s=1800), COOKIE)
+    register_live_socket(socketio, live, workload.expect(), guard)
+    guard.start()
     socketio.run(server, host="127.0.0.1", port=port, allow_unsafe_werkzeug=True, use_reloader=False,
                  log_output=False)
 
@@ -894,6 +900,7 @@ class PushStack:
     web: subprocess.Popen[Any]
     port: int
     tmp: Path
+    cookie: str  # Cookie header of a viewer session the clients connect with (sockets are authenticated)
 
     @property
     def url(self) -> str:
@@ -930,7 +937,19 @@ def start_push_stack(redis_url: str, db_url: str, kind: str, tmp: Path, *, batch
         stop_process(worker)
         stop_process(web)
         raise
-    return PushStack(worker, web, port, tmp)
+    return PushStack(worker, web, port, tmp, viewer_cookie(redis_url))
+
+
+COOKIE = "cc_session"
+
+
+def viewer_cookie(redis_url: str) -> str:
+    """A signed-in leadership session, as a browser would hold after login (sockets need one)."""
+    from auth.sessions import SessionStore
+
+    s = SessionStore(connect(redis_url), idle_s=1800).create(
+        user_id=0, username="bench", roles=["leadership"], unit_id=None, stage="full", address="127.0.0.1", mfa=False)
+    return f"{COOKIE}={s.sid}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -955,6 +974,7 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--out", required=True)
     c.add_argument("--topic", default="overview")
     c.add_argument("--kind", default="auto", choices=["auto", "async", "threading"])
+    c.add_argument("--cookie", default="", help="Cookie header of a signed-in session (PushStack.cookie)")
     p = sub.add_parser("produce")
     p.add_argument("--redis", required=True)
     p.add_argument("--kind", default="auto")
@@ -966,7 +986,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.role == "web":
         run_web_process(args.redis, args.kind, args.port, args.channel)
     elif args.role == "clients":
-        run_clients(args.url, args.n, args.out, topic=args.topic, kind=args.kind)
+        run_clients(args.url, args.n, args.out, topic=args.topic, kind=args.kind, cookie=args.cookie)
     elif args.role == "produce":
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -79,6 +79,29 @@ class RealApp:
             except ProcessLookupError:
                 pass
 
+    def cli(self, *args: str) -> str:
+        """`python app.py ARGS` against this app's data (as an operator at the host would run it)."""
+        out = subprocess.run([sys.executable, "app.py", *args], cwd=REPO, env=self.env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    def sign_in_viewer(self, page: Any, username: str = "viewer") -> None:
+        """Create a leadership account and go through the first sign-in with its password change."""
+        once = re.search(r"one-time password: (\S+)", self.cli("users", "add", username, "--role", "leadership"))
+        assert once, "users add printed no password"
+        page.goto(self.url + "/")
+        expect(page).to_have_url(self.url + "/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", once.group(1))
+        page.click("button[type=submit]")
+        expect(page).to_have_url(self.url + "/account/password")
+        page.fill("input[name=old]", once.group(1))
+        page.fill("input[name=new]", "Lingdao!2026-qiang")
+        page.fill("input[name=repeat]", "Lingdao!2026-qiang")
+        page.click("button[type=submit]")
+        expect(page).to_have_url(self.url + "/")
+
     def producer(self) -> Producer:
         return Producer(connect(f"unix://{self.data / 'redis' / 'redis.sock'}"), Codec(schemas().values()))
 
@@ -101,7 +124,7 @@ def camera_events(n: int, seq0: int) -> list[Any]:
 def test_live_page_counts_pushed_events_and_survives_a_web_crash(page_log: PageLog, real_app: RealApp) -> None:
     page_log.allow_console_error(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/socket\.io/.*' failed")
     page = page_log.page
-    page.goto(real_app.url + "/")
+    real_app.sign_in_viewer(page)
     expect(page.locator("#lv-status")).to_have_text("已连接", timeout=WAIT)
     total = page.locator("#lv-card-canteen .lv-card-total")
 
@@ -123,3 +146,10 @@ def test_live_page_counts_pushed_events_and_survives_a_web_crash(page_log: PageL
     with urllib.request.urlopen(real_app.url + "/healthz", timeout=5) as resp:
         body = json.load(resp)
     assert resp.status == 200 and body["streams"]["ev:canteen"]["groups"][0]["pending"] == 0
+
+    # disabling the account ends its session: the open socket closes and the page goes to sign-in
+    page_log.allow_console_error(r"status of 401")  # the page asks /whoami and learns it is signed out
+    real_app.cli("users", "disable", "viewer")
+    ended = time.monotonic()
+    expect(page).to_have_url(real_app.url + "/login", timeout=WAIT)
+    assert time.monotonic() - ended < 5.0, "the live page outlived its session by more than 5 s"
