@@ -172,7 +172,16 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - not running: no sessions to end
         log.warning("Redis unreachable (%s): no sessions ended", exc)
         sessions = None
-    return run_users(args, accounts_of(settings, engine), lambda uid: sessions.end_user(uid) if sessions else 0)
+    return run_users(args, accounts_of(settings, engine), lambda uid: sessions.end_user(uid) if sessions else 0,
+                     issuer=settings.oidc_issuer)
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    from auth.cli import run_token
+
+    engine, _ = warehouse(settings, "web")
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    return run_token(args, tokens_of(settings, engine), base, WALLS)
 
 
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
@@ -218,12 +227,16 @@ def cmd_simulate(settings: Settings) -> None:
 
 def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     """The Dash app on Flask with Socket.IO (Redis message queue) and /healthz."""
+    from ipaddress import ip_network
+
     import dash
     import socketio as socketio_lib
     from flask_socketio import SocketIO
 
     from api.health import health_blueprint
+    from api.ingest import ingest_blueprint
     from auth.access import PAGES
+    from auth.admin_web import admin_blueprint
     from auth.lockout import LoginThrottle
     from auth.roles import parse_roles
     from auth.web import AuthContext, allowed_origins, auth_blueprint, install_guard, page_guard
@@ -233,6 +246,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     from streams import health
     from streams.codec import stream_of
     from streams.live_state import LiveState
+    from streams.producer import Producer
     from streams.redis_conn import connect
 
     url = redis_url(settings)
@@ -249,17 +263,40 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     server.config["SECRET_KEY"] = settings.secret_key
     dash.register_page("live_overview", path="/", title="智慧机关事务 · 实时数据总览",
                        layout=page_guard(PAGES["/"], lambda lang="zh", **_query: layout(lang, systems), no_access))
+    dash.register_page("wall", path_template="/wall/<name>", title="智慧机关事务 · 大屏",
+                       layout=page_guard(PAGES["/wall/<name>"], wall_layout(lambda lang: layout(lang, systems)),
+                                         no_access))
     app.layout = dash.page_container
 
     origins = allowed_origins([settings.host, "localhost", "127.0.0.1"], settings.port, settings.public_url)
     sessions = session_store(settings, r)
+    tokens = tokens_of(settings, engine)
     ctx = AuthContext(engine=engine, accounts=accounts_of(settings, engine), sessions=sessions,
                       throttle=LoginThrottle(r), crypto_profile=settings.crypto_profile, origins=origins,
                       secure=settings.secure, second_factor_roles=parse_roles(
                           x for x in settings.second_factor_roles.split(",") if x.strip()),
-                      csp_script_hashes=app.csp_hashes)
+                      csp_script_hashes=app.csp_hashes,
+                      admin_networks=tuple(ip_network(n.strip(), strict=False)
+                                           for n in settings.admin_networks.split(",") if n.strip()),
+                      tokens=tokens, sso_enabled=bool(settings.oidc_issuer), sso_label=settings.oidc_label)
     install_guard(server, ctx)
     server.register_blueprint(auth_blueprint(ctx))
+    server.register_blueprint(admin_blueprint(ctx))
+    if settings.oidc_issuer:
+        from auth.oidc import OidcClient, OidcConfig
+        from auth.sso_web import redis_nonce_seen, sso_blueprint
+
+        base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        oidc = OidcClient(OidcConfig(issuer=settings.oidc_issuer, client_id=settings.oidc_client_id,
+                                     client_secret=settings.oidc_client_secret,
+                                     redirect_uri=base + "/login/sso/callback"), nonce_seen=redis_nonce_seen(r))
+        server.register_blueprint(sso_blueprint(ctx, oidc))
+    producer = Producer(r, codec(), max_bytes=settings.max_event_bytes,
+                        max_past=dt.timedelta(days=settings.max_past_days),
+                        max_future=dt.timedelta(seconds=settings.max_future_s))
+    server.register_blueprint(ingest_blueprint(producer, ctx, r, require_signature=settings.ingest_require_signature,
+                                               rate_per_s=settings.ingest_rate_per_token,
+                                               burst=max(1, int(2 * settings.ingest_rate_per_token))))
 
     def database_ok() -> None:
         from sqlalchemy import text
@@ -276,10 +313,37 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     manager = socketio_lib.RedisManager(url, channel=socketio_channel(settings))
     socketio = SocketIO(server, client_manager=manager, async_mode="threading",
                         cors_allowed_origins=sorted(origins), max_http_buffer_size=65_536)
-    guard = SocketSessions(socketio, sessions, ctx.cookie)
+    guard = SocketSessions(socketio, sessions, ctx.cookie, wall_cookie=ctx.wall_cookie, wall_of=ctx.wall_principal,
+                           revoked=tokens.revoked_since)
     register_live_socket(socketio, live, {s.name: s.expected_interval_s for s in SYSTEMS.values()}, guard)
     guard.start()
     return app, socketio
+
+
+# Walls a display token may be paired to. Until the screens issue brings screens/*.yaml, the one
+# live page stands in for the overview screen and the leadership playlist.
+WALLS = {"screen:overview", "playlist:leadership"}
+
+
+def wall_layout(page):  # type: ignore[no-untyped-def]
+    """/wall/<name>[?kiosk=1]: what a paired display (or a signed-in viewer) shows; only its own wall."""
+    from dash import html
+    from flask import g
+
+    def build(name: str = "", lang: str = "zh", kiosk: str = "", **_query):  # type: ignore[no-untyped-def]
+        who = g.get("principal")
+        if not ({f"screen:{name}", f"playlist:{name}"} & WALLS) or (who.kind == "wall" and not who.shows(name)):
+            return no_access()
+        return html.Div(page(lang), className="lv-kiosk" if kiosk == "1" else "")
+
+    return build
+
+
+def tokens_of(settings: Settings, engine):  # type: ignore[no-untyped-def]
+    from auth.crypto import make_backend
+    from auth.tokens import Tokens
+
+    return Tokens(engine, make_backend(settings.crypto_profile, settings.key_file), profile=settings.crypto_profile)
 
 
 def no_access():  # type: ignore[no-untyped-def]
@@ -398,6 +462,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(cmd_users(settings, args))
     elif cmd == "audit":
         sys.exit(cmd_audit(settings, args))
+    elif cmd == "token":
+        cmd_migrate(settings)
+        sys.exit(cmd_token(settings, args))
 
 
 if __name__ == "__main__":

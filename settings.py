@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from ipaddress import ip_network
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,15 @@ class Settings:
     second_factor_roles: str = ""  # comma list of roles that also need TOTP (administrators always do)
     public_url: str | None = None  # https://... when served through a TLS gateway: Secure cookies, HSTS
     audit_retention_days: int = 180  # never less than 180 whatever is set
+    oidc_issuer: str | None = None  # single sign-on: the provider's issuer URL (discovery under it)
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_label: str = ""  # the button's text on the login page; default 统一身份认证登录
+    ingest_require_signature: bool = False  # refuse unsigned ingest requests (X-CC-Signature)
+    ingest_rate_per_token: float = 2000.0  # events/s per source token; burst is twice this
+    admin_networks: str = ""  # comma list of CIDRs administrators may work from; empty: anywhere
+    environment: str = "production"  # production | development
+    debug: bool = False  # refused outside development: debug pages run code and show stack traces
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,7 +92,10 @@ _ENV = {
     "BACKFILL_DAYS": "backfill_days", "PASSWORD_POLICY": "password_policy", "CRYPTO_PROFILE": "crypto_profile",
     "SESSION_IDLE_MINUTES": "session_idle_minutes", "SESSION_ABSOLUTE_HOURS": "session_absolute_hours",
     "ADMIN_PASSWORD": "admin_password", "SECOND_FACTOR_ROLES": "second_factor_roles", "PUBLIC_URL": "public_url",
-    "AUDIT_RETENTION_DAYS": "audit_retention_days",
+    "AUDIT_RETENTION_DAYS": "audit_retention_days", "OIDC_ISSUER": "oidc_issuer", "OIDC_CLIENT_ID": "oidc_client_id",
+    "OIDC_CLIENT_SECRET": "oidc_client_secret", "OIDC_LABEL": "oidc_label", "ADMIN_NETWORKS": "admin_networks",
+    "ENVIRONMENT": "environment", "DEBUG": "debug", "INGEST_REQUIRE_SIGNATURE": "ingest_require_signature",
+    "INGEST_RATE_PER_TOKEN": "ingest_rate_per_token",
 }
 
 
@@ -136,6 +149,18 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
         raise SettingsError(f"SESSION_IDLE_MINUTES: expected 5 to 30, got {s.session_idle_minutes}")
     if s.public_url and not s.public_url.startswith(("http://", "https://")):
         raise SettingsError(f"PUBLIC_URL: expected http://... or https://..., got {s.public_url!r}")
+    if s.environment not in ("production", "development"):
+        raise SettingsError(f"ENVIRONMENT: expected production or development, got {s.environment!r}")
+    if s.debug and s.environment != "development":
+        raise SettingsError("DEBUG: refused outside ENVIRONMENT=development (debug mode shows stack traces and "
+                            "lets a browser run code on the server)")
+    for net in filter(None, (x.strip() for x in s.admin_networks.split(","))):
+        try:
+            ip_network(net, strict=False)
+        except ValueError:
+            raise SettingsError(f"ADMIN_NETWORKS: {net!r} is not an address range like 10.1.0.0/16") from None
+    if s.oidc_issuer and not (s.oidc_client_id and s.oidc_client_secret):
+        raise SettingsError("OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are needed too")
     if not s.secret_key:
         s = replace(s, secret_key=_persistent_secret(s.data_dir))
     return s

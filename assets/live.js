@@ -339,7 +339,10 @@
     function checkSignedIn() {
       if (stopped || !window.fetch) { return; }
       window.fetch('/whoami', { credentials: 'same-origin', cache: 'no-store' }).then(function (resp) {
-        if (resp.status === 401 && !stopped) { window.location.assign('/login'); }
+        if (resp.status !== 401 || stopped) { return null; }
+        return resp.json().then(function (body) {
+          window.location.assign(body && body.wall_revoked ? '/wall-revoked' : '/login');
+        });
       }).catch(function () { /* network down: the banner already says so */ });
     }
     socket.on('disconnect', function (reason) {

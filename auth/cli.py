@@ -10,6 +10,8 @@ import argparse
 import datetime as dt
 import getpass
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -67,14 +69,37 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     r = us.add_parser("role")
     r.add_argument("username")
     r.add_argument("--role", action="append", required=True)
+    lk = us.add_parser("link", help="link a single sign-on identity to an account")
+    lk.add_argument("username")
+    lk.add_argument("--subject", required=True, help="the provider's sub claim for this person")
+    lk.add_argument("--issuer", default=None, help="default: OIDC_ISSUER")
+    ul = us.add_parser("unlink")
+    ul.add_argument("username")
     us.add_parser("list")
+    tk = sub.add_parser("token", help="display (wall) and source (ingest) tokens")
+    tks = tk.add_subparsers(dest="action", required=True)
+    d = tks.add_parser("display", help="a one-time pairing URL for a wall")
+    target = d.add_mutually_exclusive_group(required=True)
+    target.add_argument("--playlist")
+    target.add_argument("--screen")
+    d.add_argument("--label", default="")
+    so = tks.add_parser("source", help="a bearer token for one system's ingest")
+    so.add_argument("--system", required=True)
+    so.add_argument("--label", default="")
+    ro = tks.add_parser("rotate", help="a new source token; the old one stays valid for the overlap")
+    ro.add_argument("token_id")
+    ro.add_argument("--overlap-hours", type=float, default=24.0)
+    rv = tks.add_parser("revoke")
+    rv.add_argument("token_id")
+    tks.add_parser("list")
     au = sub.add_parser("audit", help="verify or purge the audit log")
     aus = au.add_subparsers(dest="action", required=True)
     aus.add_parser("verify")
     aus.add_parser("purge")
 
 
-def run_users(args: argparse.Namespace, accounts: Accounts, end_sessions: callable) -> int:  # type: ignore[valid-type]
+def run_users(args: argparse.Namespace, accounts: Accounts, end_sessions: Callable[[int], int], *,
+              issuer: str | None = None) -> int:
     try:
         if args.action == "add":
             acc, pw = accounts.create(actor(), args.username, args.role, display_name=args.name, unit_id=args.unit,
@@ -96,6 +121,23 @@ def run_users(args: argparse.Namespace, accounts: Accounts, end_sessions: callab
             acc = accounts.set_roles(actor(), args.username, args.role)
             n = end_sessions(acc.id)
             print(f"{acc.username}: roles now {', '.join(sorted(acc.roles))}; {n} session(s) ended")
+        elif args.action in ("link", "unlink"):
+            from auth.sso_web import link_identity, unlink_identity
+            from auth.web import AuthContext
+
+            ctx = AuthContext(engine=accounts.engine, accounts=accounts, sessions=None,  # type: ignore[arg-type]
+                              throttle=None, crypto_profile=accounts.crypto.name, origins=frozenset())  # type: ignore[arg-type]
+            if args.action == "link":
+                iss = args.issuer or issuer
+                if not iss:
+                    raise AccountError("no issuer: pass --issuer or set OIDC_ISSUER")
+                link_identity(ctx, actor(), args.username, iss, args.subject)
+                print(f"{args.username} linked to {args.subject!r} of {iss}")
+            else:
+                removed = unlink_identity(ctx, actor(), args.username)
+                acc = accounts.get(args.username)
+                n = end_sessions(acc.id) if removed and acc else 0
+                print(f"{args.username}: {'link removed' if removed else 'had no link'}; {n} session(s) ended")
         elif args.action == "list":
             for acc in accounts.list():
                 flags = [f for f, on in (("disabled", acc.disabled), ("totp", acc.totp_enrolled),
@@ -103,6 +145,41 @@ def run_users(args: argparse.Namespace, accounts: Accounts, end_sessions: callab
                 roles = ",".join(sorted(acc.roles))
                 print(f"{acc.username:<20} {roles:<30} {acc.unit_id or '-':<10} {' '.join(flags)}")
     except (AccountError, RoleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_token(args: argparse.Namespace, tokens: Any, base_url: str, walls: set[str]) -> int:
+    """Token commands; secrets are printed once and stored only as hashes."""
+    from auth.tokens import TokenError
+
+    try:
+        if args.action == "display":
+            scope = f"playlist:{args.playlist}" if args.playlist else f"screen:{args.screen}"
+            if scope not in walls:
+                raise TokenError(f"no wall {scope!r}; known: {', '.join(sorted(walls))}")
+            info, code = tokens.issue_display(actor(), scope, args.label)
+            print(f"display token {info.id} for {scope}; open this once on the wall's browser within 24 h:")
+            print(f"  {base_url}/pair/{code}")
+        elif args.action == "source":
+            info, bearer = tokens.issue_source(actor(), args.system, args.label)
+            print(f"source token {info.id} for {info.scope} (shown only now):\n  {bearer}")
+        elif args.action == "rotate":
+            info, bearer = tokens.rotate_source(actor(), args.token_id,
+                                                overlap=dt.timedelta(hours=args.overlap_hours))
+            print(f"new source token {info.id} for {info.scope}; {args.token_id} stays valid for "
+                  f"{args.overlap_hours:g} h (shown only now):\n  {bearer}")
+        elif args.action == "revoke":
+            info = tokens.revoke(actor(), args.token_id)
+            print(f"revoked {info.id} ({info.kind}, {info.scope}); a paired wall blanks within seconds")
+        elif args.action == "list":
+            for info in tokens.list():
+                state = "revoked" if info.revoked_at else ("expires " + info.expires_at.isoformat(timespec="minutes")
+                                                          if info.expires_at else "active")
+                paired = " paired" if info.kind == "display" and info.paired else ""
+                print(f"{info.id}  {info.kind:<8} {info.scope:<28} {state}{paired}  {info.label}")
+    except TokenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

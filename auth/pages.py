@@ -44,6 +44,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "home": ("返回首页", "Home"),
     "other_lang": ("English", "中文"),
     "too_many": ("请求过于频繁，请 {n} 秒后再试", "Too many attempts: wait {n} s"),
+    "pair_failed": ("配对失败", "Pairing failed"),
+    "pair_failed_hint": ("配对码无效、已使用或已过期（24 小时）。请让管理员重新生成配对链接。",
+                         "The pairing code is wrong, used or expired (24 h). Ask an administrator for a new link."),
+    "wall_revoked": ("此显示终端的配对已撤销", "Paired display revoked"),
+    "wall_revoked_hint": ("本终端已不再显示数据。如需恢复，请让管理员重新生成配对链接。",
+                          "This display no longer shows data. Ask an administrator for a new pairing link."),
 }
 
 
@@ -81,6 +87,8 @@ def render(lang: str, heading: str, *, form: list[tuple[str, str, str]] | None =
            action: str = "", csrf: str = "", errors: list[str] | None = None, notes: list[str] | None = None,
            qr_svg: str | None = None, secret: str = "", signed: bool = False,
            extra_link: tuple[str, str] | None = None) -> str:
+    if lang == "en" and action and "?" not in action:
+        action += "?lang=en"  # the answer to a post stays in the reader's language
     return render_template_string(
         _PAGE, t=t, lang=lang, heading=heading, form=form, button=button, action=action, csrf=csrf,
         errors=errors or [], notes=notes or [], qr=Markup(qr_svg) if qr_svg else None, secret=secret,

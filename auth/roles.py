@@ -46,6 +46,8 @@ class Perm(StrEnum):
     TOKENS_MANAGE = "tokens:manage"  # display and source tokens
     AUDIT_READ = "audit:read"
     AUDIT_EXPORT = "audit:export"
+    WALL_VIEW = "wall:view"  # what a paired display may show: masked, read-only, its own screen or playlist
+    INGEST = "ingest:write"  # a source token: write events to its own system's stream, nothing else
 
 
 _VIEWERS = {Perm.LIVE_VIEW, Perm.ACCOUNT_SELF}

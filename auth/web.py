@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, g, jsonify, redirect, request
@@ -24,12 +26,12 @@ from auth.audit import AuditEvent
 from auth.lockout import USERNAME, LoginThrottle
 from auth.pages import render, t
 from auth.passwords import expiry_state
-from auth.roles import Role, needs_second_factor
+from auth.roles import ADMINS, Role, needs_second_factor
 from auth.sessions import FULL, Session, SessionStore
 
 log = logging.getLogger(__name__)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
-FORM_ENDPOINTS = {"auth.login", "auth.logout", "auth.second_factor", "auth.enrol", "auth.password"}
+FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}  # forms carry the session's token
 STAGE_PAGES = {"mfa": "/login/code", "enrol": "/login/enrol", "password": "/account/password"}
 
 
@@ -49,10 +51,35 @@ class AuthContext:
     # adds some only while setting up on the first request
     csp_script_hashes: Callable[[], list[str]] = list
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    sso_enabled: bool = False  # the login page offers single sign-on (auth/sso_web.py)
+    sso_label: str = ""  # its link's text; default 统一身份认证登录 / Sign in with single sign-on
+    admin_networks: tuple[IPv4Network | IPv6Network, ...] = ()  # empty: administrators from anywhere
+    tokens: Any = None  # auth.tokens.Tokens: display (wall) and source tokens
+
+    def admin_address_ok(self, roles: Iterable[Role]) -> bool:
+        """Administrators only from the configured networks (MLPS: limit management terminals)."""
+        if not self.admin_networks or not set(roles) & ADMINS:
+            return True
+        try:
+            addr = ip_address(client_address())
+        except ValueError:
+            return False
+        return any(addr in net for net in self.admin_networks)
 
     @property
     def cookie(self) -> str:
         return "__Host-cc_session" if self.secure else "cc_session"
+
+    @property
+    def wall_cookie(self) -> str:
+        return "__Host-cc_wall" if self.secure else "cc_wall"
+
+    def wall_principal(self, cookie: str | None) -> Principal | None:
+        """The paired wall a display cookie stands for, or None (no cookie, revoked, expired, forged)."""
+        if not cookie or self.tokens is None:
+            return None
+        info = self.tokens.verify_wall(cookie)
+        return Principal.wall(info.id, info.scope) if info is not None else None
 
     def audit(self, event: str, *, result: str = "ok", obj: str = "", reason: str = "", actor: str | None = None,
               detail: dict | None = None) -> None:
@@ -81,12 +108,22 @@ def install_guard(server: Flask, ctx: AuthContext) -> None:
     def guard() -> Response | None:
         s = ctx.sessions.get(request.cookies.get(ctx.cookie))
         g.session, g.principal = s, principal_of(s)
+        if s is None and ctx.wall_cookie in request.cookies:
+            g.principal = ctx.wall_principal(request.cookies.get(ctx.wall_cookie)) or ANONYMOUS
+        bearer = request.headers.get("Authorization", "")
+        if s is None and bearer.startswith("Bearer ") and ctx.tokens is not None:
+            info = ctx.tokens.verify_source(bearer[7:].strip())
+            g.principal = Principal.source(info.id, info.scope) if info is not None else ANONYMOUS
+        if s is not None and not ctx.admin_address_ok(g.principal.roles):
+            g.session, g.principal = None, ANONYMOUS
+            return deny(ctx, "administrator session from outside ADMIN_NETWORKS", status=403)
         if request.endpoint is None:
             return None  # 404 / 405: Flask answers, nothing to protect
         rule = access.rule_for(access.ROUTES, request.endpoint)
         if rule is None:
             return deny(ctx, f"no access rule for endpoint {request.endpoint}")
-        if request.method in STATE_CHANGING:
+        # a request that authenticates with a header (not a cookie) cannot be forged cross-site
+        if request.method in STATE_CHANGING and not bearer.startswith("Bearer "):
             bad = csrf_problem(ctx, s)
             if bad:
                 return deny(ctx, bad, status=403)
@@ -99,6 +136,18 @@ def install_guard(server: Flask, ctx: AuthContext) -> None:
             if cb_rule is None or not access.allows(cb_rule, g.principal):
                 return deny(ctx, f"callback {output[:80]} requires {cb_rule or 'a rule'}")
         return None
+
+    @server.errorhandler(Exception)
+    def failed(exc: Exception) -> Response:
+        """A generic answer: no stack trace, no exception text leaves the server (it goes to the log)."""
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return exc  # type: ignore[return-value]
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        resp = jsonify({"error": "internal error"})
+        resp.status_code = 500
+        return resp
 
     @server.after_request
     def headers(resp: Response) -> Response:
@@ -127,7 +176,7 @@ def csrf_problem(ctx: AuthContext, s: Session | None) -> str | None:
     origin = request.headers.get("Origin") or _origin_of(request.headers.get("Referer", ""))
     if origin and origin not in ctx.origins:
         return f"cross-origin request from {origin}"
-    if request.endpoint in FORM_ENDPOINTS:
+    if request.mimetype in FORM_TYPES:
         expected = s.csrf if s is not None else request.cookies.get("cc_pre", "")
         sent = request.form.get("csrf", "")
         if not expected or not _equal(sent, expected):
@@ -169,27 +218,34 @@ def deny(ctx: AuthContext, reason: str, *, status: int | None = None) -> Respons
     return resp
 
 
+def start_session(ctx: AuthContext, acc: Account, stage: str, *, mfa: bool = False,
+                  prev: Session | None = None) -> Session:
+    """A session for the next login stage (a new id each time)."""
+    if prev is not None:
+        return ctx.sessions.advance(prev, stage, mfa=mfa)
+    return ctx.sessions.create(user_id=acc.id, username=acc.username, roles=[r.value for r in acc.roles],
+                               unit_id=acc.unit_id, stage=stage, address=client_address(), mfa=mfa)
+
+
+def to_stage(ctx: AuthContext, s: Session) -> Response:
+    """Set the session cookie and go to the page of the session's stage (the app for a full session)."""
+    resp = redirect(STAGE_PAGES.get(s.stage) or access.home_for(frozenset(Role(r) for r in s.roles)))
+    resp.set_cookie(ctx.cookie, s.sid, httponly=True, samesite="Lax", secure=ctx.secure, path="/")
+    return resp
+
+
+def next_stage(ctx: AuthContext, acc: Account, mfa_done: bool) -> str:
+    """Second factor first (so a stolen password alone cannot change the password), then the password."""
+    if needs_second_factor(acc.roles, ctx.second_factor_roles) and not mfa_done:
+        return "mfa" if acc.totp_enrolled else "enrol"
+    changed = acc.password_changed_at or dt.datetime.min.replace(tzinfo=dt.UTC)
+    if acc.must_change or expiry_state(changed, ctx.clock(), ctx.accounts.policy).expired:
+        return "password"
+    return FULL
+
+
 def auth_blueprint(ctx: AuthContext) -> Blueprint:
     bp = Blueprint("auth", __name__)
-
-    def start_session(acc: Account, stage: str, *, mfa: bool = False, prev: Session | None = None) -> Session:
-        if prev is not None:
-            return ctx.sessions.advance(prev, stage, mfa=mfa)
-        return ctx.sessions.create(user_id=acc.id, username=acc.username, roles=[r.value for r in acc.roles],
-                                   unit_id=acc.unit_id, stage=stage, address=client_address(), mfa=mfa)
-
-    def to_stage(s: Session) -> Response:
-        resp = redirect(STAGE_PAGES.get(s.stage, "/"))
-        resp.set_cookie(ctx.cookie, s.sid, httponly=True, samesite="Lax", secure=ctx.secure, path="/")
-        return resp
-
-    def next_stage(acc: Account, mfa_done: bool) -> str:
-        if needs_second_factor(acc.roles, ctx.second_factor_roles) and not mfa_done:
-            return "mfa" if acc.totp_enrolled else "enrol"
-        changed = acc.password_changed_at or dt.datetime.min.replace(tzinfo=dt.UTC)
-        if acc.must_change or expiry_state(changed, ctx.clock(), ctx.accounts.policy).expired:
-            return "password"
-        return FULL
 
     @bp.route("/login", methods=["GET", "POST"])
     def login():  # type: ignore[no-untyped-def]
@@ -221,14 +277,19 @@ def auth_blueprint(ctx: AuthContext) -> Blueprint:
                                   reason=f"5 failures from {addr}" if began == "address" else "failures from "
                                                                                                "many addresses")
                     errors.append(t("bad_login", lg))
+                elif not ctx.admin_address_ok(acc.roles):
+                    ctx.audit("login", result="denied", actor=f"user:{username}",
+                              reason="administrator sign-in from outside ADMIN_NETWORKS")
+                    errors.append(t("bad_login", lg))
                 else:
                     ctx.throttle.success(username, addr)
-                    s = start_session(acc, next_stage(acc, mfa_done=False))
+                    s = start_session(ctx, acc, next_stage(ctx, acc, mfa_done=False))
                     ctx.audit("login", actor=f"user:{username}", reason=f"password; next {s.stage}")
-                    return to_stage(s)
+                    return to_stage(ctx, s)
         html = render(lg, t("login", lg), form=[("username", t("username", lg), "text"),
                                                 ("password", t("password", lg), "password")],
-                      button=t("submit", lg), action="/login", csrf=pre, errors=errors)
+                      button=t("submit", lg), action="/login", csrf=pre, errors=errors,
+                      extra_link=("/login/sso", ctx.sso_label or t("sso", lg)) if ctx.sso_enabled else None)
         resp = Response(html, status=401 if errors else 200)
         resp.set_cookie("cc_pre", pre, httponly=True, samesite="Strict", secure=ctx.secure, path="/login")
         return resp
@@ -243,7 +304,7 @@ def auth_blueprint(ctx: AuthContext) -> Blueprint:
             if ctx.accounts.check_totp(s.user_id, request.form.get("code", "")):
                 acc = ctx.accounts.get(user_id=s.user_id)
                 ctx.audit("second_factor", obj=f"user:{s.username}")
-                return to_stage(start_session(acc, next_stage(acc, True), mfa=True, prev=s))  # type: ignore[arg-type]
+                return to_stage(ctx, start_session(ctx, acc, next_stage(ctx, acc, True), mfa=True, prev=s))  # type: ignore[arg-type]
             ctx.audit("second_factor", result="fail", obj=f"user:{s.username}", reason="wrong or reused code")
             errors.append(t("bad_code", lg))
         return render(lg, t("second_factor", lg), form=[("code", t("second_factor", lg), "text")],
@@ -264,7 +325,7 @@ def auth_blueprint(ctx: AuthContext) -> Blueprint:
             if ctx.accounts.enrol_totp(s.user_id, secret, request.form.get("code", ""), address=client_address()):
                 r.delete(key)
                 acc = ctx.accounts.get(user_id=s.user_id)
-                return to_stage(start_session(acc, next_stage(acc, True), mfa=True, prev=s))  # type: ignore[arg-type]
+                return to_stage(ctx, start_session(ctx, acc, next_stage(ctx, acc, True), mfa=True, prev=s))  # type: ignore[arg-type]
             errors.append(t("bad_code", lg))
         uri = totp.provisioning_uri(secret, s.username)
         return render(lg, t("enrol", lg), form=[("code", t("second_factor", lg), "text")], button=t("verify", lg),
@@ -290,7 +351,7 @@ def auth_blueprint(ctx: AuthContext) -> Blueprint:
                 if not problems:
                     ctx.sessions.end_user(s.user_id)  # other sessions of the old password end too
                     acc = ctx.accounts.get(user_id=s.user_id)
-                    return to_stage(start_session(acc, FULL, mfa=s.mfa))  # type: ignore[arg-type]
+                    return to_stage(ctx, start_session(ctx, acc, FULL, mfa=s.mfa))  # type: ignore[arg-type]
         return render(lg, t("change_password", lg), form=[("old", t("old_password", lg), "password"),
                                                          ("new", t("new_password", lg), "password"),
                                                          ("repeat", t("repeat", lg), "password")],
@@ -311,8 +372,33 @@ def auth_blueprint(ctx: AuthContext) -> Blueprint:
         """Lets a live page whose socket was refused tell "signed out" (go to login) from "network down"."""
         who: Principal = g.principal
         if who.kind == "anonymous":
-            return jsonify({"signed_in": False}), 401
-        return jsonify({"signed_in": who.signed_in, "name": who.name, "stage": who.stage})
+            revoked = ctx.wall_cookie in request.cookies  # a display cookie that no longer pairs
+            return jsonify({"signed_in": False, "wall_revoked": revoked}), 401
+        return jsonify({"signed_in": who.signed_in, "kind": who.kind, "stage": who.stage})
+
+    @bp.get("/pair/<code>")
+    def pair(code: str):  # type: ignore[no-untyped-def]
+        """A wall's browser opens the one-time URL: it gets a long-lived display cookie and a clean URL."""
+        lg = lang()
+        wait = ctx.throttle.address_retry_after(client_address())
+        if wait:
+            return Response(t("too_many", lg, n=wait), status=429, headers={"Retry-After": str(wait)},
+                            mimetype="text/plain")
+        paired = ctx.tokens.pair(code, address=client_address()) if ctx.tokens is not None and len(code) < 64 else None
+        if paired is None:
+            return Response(render(lg, t("pair_failed", lg), notes=[t("pair_failed_hint", lg)]), status=403)
+        info, cookie = paired
+        resp = redirect(f"/wall/{info.scope.split(':', 1)[1]}?kiosk=1")
+        resp.set_cookie(ctx.wall_cookie, cookie, max_age=400 * 86400, httponly=True, samesite="Lax",
+                        secure=ctx.secure, path="/")
+        return resp
+
+    @bp.get("/wall-revoked", endpoint="wall_revoked")
+    def wall_revoked():  # type: ignore[no-untyped-def]
+        lg = lang()
+        resp = Response(render(lg, t("wall_revoked", lg), notes=[t("wall_revoked_hint", lg)]))
+        resp.delete_cookie(ctx.wall_cookie, path="/")
+        return resp
 
     @bp.get("/no-access", endpoint="no_access")
     def no_access():  # type: ignore[no-untyped-def]

@@ -5,8 +5,9 @@ resync, so it never shows numbers from before an outage as current.
 
 Flask-SocketIO hands handlers a copy of the session taken at connect time, so a logout over HTTP
 would not end an open socket by itself (SECURITY.md). Here the handshake must carry a live
-server-side session, every event re-reads it, and a sweeper closes every socket whose session
-has ended (logout, timeout, disabled account, changed roles) within `sweep_s` seconds.
+server-side session (or a paired wall's display cookie), every event re-reads it, and a sweeper
+closes every socket whose session has ended (logout, timeout, disabled account, changed roles) or
+whose wall was revoked, within `sweep_s` seconds.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import redis
 from flask import request
 from flask_socketio import SocketIO, join_room
+from sqlalchemy.exc import SQLAlchemyError
 
 from auth import access
 from auth.sessions import SessionStore
@@ -34,36 +36,47 @@ MAX_TOPICS = 16
 
 
 class SocketSessions:
-    """Which socket belongs to which session cookie, in this web process, and the sweeper that acts on it."""
+    """Which socket belongs to which session or paired wall, in this web process, and the sweeper acting on it."""
 
-    def __init__(self, socketio: SocketIO, sessions: SessionStore, cookie: str, sweep_s: float = 1.0):
+    def __init__(self, socketio: SocketIO, sessions: SessionStore, cookie: str, sweep_s: float = 1.0, *,
+                 wall_cookie: str = "cc_wall", wall_of: Callable[[str | None], access.Principal | None] | None = None,
+                 revoked: Callable[[Iterable[str]], set[str]] | None = None):
         self.socketio, self.sessions, self.cookie, self.sweep_s = socketio, sessions, cookie, sweep_s
-        self._by_sock: dict[str, str] = {}
+        self.wall_cookie, self.wall_of, self.revoked = wall_cookie, wall_of, revoked
+        self._by_sock: dict[str, tuple[str, str]] = {}  # socket id -> ("session", cookie) | ("wall", token id)
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
     def principal(self) -> access.Principal:
-        return principal_of(self.sessions.get(request.cookies.get(self.cookie), touch=False))
+        """From the server-side session (re-read on every event), else from a paired wall's cookie."""
+        who = principal_of(self.sessions.get(request.cookies.get(self.cookie), touch=False))
+        if who.kind == "anonymous" and self.wall_of is not None:
+            who = self.wall_of(request.cookies.get(self.wall_cookie)) or who
+        return who
 
-    def add(self) -> None:
+    def add(self, who: access.Principal) -> None:
+        entry = ("wall", who.name) if who.kind == "wall" else ("session", request.cookies.get(self.cookie, ""))
         with self._lock:
-            self._by_sock[request.sid] = request.cookies.get(self.cookie, "")  # type: ignore[attr-defined]
+            self._by_sock[request.sid] = entry  # type: ignore[attr-defined]
 
     def remove(self) -> None:
         with self._lock:
             self._by_sock.pop(request.sid, None)  # type: ignore[attr-defined]
 
     def sweep(self) -> int:
-        """Disconnect the sockets whose session has ended; returns how many."""
+        """Disconnect the sockets whose session has ended or whose wall was revoked; returns how many."""
         with self._lock:
             pairs = list(self._by_sock.items())
         if not pairs:
             return 0
+        cookies = {v for _, (k, v) in pairs if k == "session"}
+        walls = {v for _, (k, v) in pairs if k == "wall"}
         try:
-            alive = self.sessions.alive({c for _, c in pairs})
-        except (redis.ConnectionError, redis.TimeoutError):
-            return 0  # without Redis no session can be checked; the next sweep will
-        ended = [sock for sock, c in pairs if not alive.get(c)]
+            alive = self.sessions.alive(cookies) if cookies else {}
+            gone = self.revoked(walls) if walls and self.revoked is not None else set()
+        except (redis.ConnectionError, redis.TimeoutError, SQLAlchemyError):
+            return 0  # nothing can be checked now; the next sweep will
+        ended = [sock for sock, (k, v) in pairs if (k == "session" and not alive.get(v)) or (k == "wall" and v in gone)]
         for sock in ended:
             self.socketio.server.disconnect(sock, namespace=NAMESPACE)
             with self._lock:
@@ -90,9 +103,9 @@ def register_live_socket(socketio: SocketIO, live: LiveState, expect: Mapping[st
     def connect(_auth: Any = None) -> bool:
         who = guard.principal()
         if not access.allows(access.SOCKET_EVENTS["connect"], who):
-            log.info("refused a /live connection from %s: no signed-in session", request.remote_addr)
+            log.info("refused a /live connection from %s: no signed-in session or paired wall", request.remote_addr)
             return False
-        guard.add()
+        guard.add(who)
         return True
 
     @socketio.on("disconnect", namespace=NAMESPACE)

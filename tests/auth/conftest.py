@@ -38,12 +38,14 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings = load_settings({"DATA_DIR": str(data), "REDIS_URL": "redis://127.0.0.1:6379/9", "DURABILITY": "warn",
-                              "PORT": str(port)}, path=data / "none.yaml")
+                              "PORT": str(port), "OIDC_ISSUER": "http://127.0.0.1:9/no-provider",
+                              "OIDC_CLIENT_ID": "cc", "OIDC_CLIENT_SECRET": "unused"}, path=data / "none.yaml")
     app.cmd_migrate(settings)
     dash_app, _socketio = app.create_web(settings)
     engine, _ = app.warehouse(settings, "web")
     accounts = app.accounts_of(settings, engine)
     dash_app.server.config["TEST_PORT"] = port
+    dash_app.server.config["TEST_TOKENS"] = app.tokens_of(settings, engine)
     yield dash_app.server, accounts, engine, _socketio
 
 

@@ -97,7 +97,7 @@ def test_an_administrator_enrols_totp_and_a_code_works_once(ctx: Any) -> None:
     code = pyotp.TOTP(secret).now()
     resp = c.post("/login/enrol", data={"code": code, "csrf": csrf_of(page.text)}, headers={"Origin": origin(c)})
     assert resp.headers["Location"] == "/account/password"
-    assert change_password(c, pw, "Sys!admin2026").headers["Location"] == "/"
+    assert change_password(c, pw, "Sys!admin2026").headers["Location"] == "/admin/users", "the admin's own page"
 
     c2 = server.test_client()  # the next login needs a fresh code; the enrolment code is spent
     assert login(c2, "sys1", "Sys!admin2026").headers["Location"] == "/login/code"
@@ -199,3 +199,41 @@ def test_the_audit_chain_of_a_session_of_logins_verifies(ctx: Any) -> None:
         n = conn.execute(select(auth_audit.c.id)).all()
     assert len(n) > 5
     assert dt.datetime.now(dt.UTC).year >= 2026
+
+
+def test_administrators_only_from_the_configured_networks(ctx: Any) -> None:
+    from ipaddress import ip_network
+
+    from auth.roles import Role
+    from auth.web import AuthContext
+
+    server, _, _ = ctx
+    ac = AuthContext(engine=None, accounts=None, sessions=None, throttle=None, crypto_profile="standard",  # type: ignore[arg-type]
+                     origins=frozenset(), admin_networks=(ip_network("10.1.0.0/16"),))
+    for addr, roles, ok in [("10.1.2.3", {Role.SECURITY_ADMIN}, True), ("10.2.0.1", {Role.SECURITY_ADMIN}, False),
+                            ("10.2.0.1", {Role.LEADERSHIP}, True), ("garbage", {Role.AUDIT_ADMIN}, False)]:
+        with server.test_request_context(environ_base={"REMOTE_ADDR": addr}):
+            assert ac.admin_address_ok(roles) is ok, (addr, roles)
+
+
+def test_an_unhandled_error_shows_no_stack_trace(ctx: Any) -> None:
+    server, accounts, _ = ctx
+    pw = user(accounts, "leader5", "leadership")
+    c = server.test_client()
+    login(c, "leader5", pw)
+    change_password(c, pw, "Leader!2026v")
+    broken = {"output": ".._pages_content.children..._pages_store.data..", "inputs": "not a list"}
+    resp = c.post("/_dash-update-component", json=broken, headers={"Origin": origin(c)})
+    assert resp.status_code == 500 and resp.get_json() == {"error": "internal error"}
+    assert "Traceback" not in resp.text and "File " not in resp.text
+
+
+def test_debug_mode_is_refused_outside_development(tmp_path: Any) -> None:
+    from settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="DEBUG: refused outside ENVIRONMENT=development"):
+        load_settings({"DEBUG": "1", "DATA_DIR": str(tmp_path)}, path=tmp_path / "none.yaml")
+    assert load_settings({"DEBUG": "1", "ENVIRONMENT": "development", "DATA_DIR": str(tmp_path)},
+                         path=tmp_path / "none.yaml").debug
+    with pytest.raises(SettingsError, match="ADMIN_NETWORKS: 'ten' is not an address range"):
+        load_settings({"ADMIN_NETWORKS": "10.0.0.0/8, ten", "DATA_DIR": str(tmp_path)}, path=tmp_path / "none.yaml")

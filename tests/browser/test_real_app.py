@@ -153,3 +153,36 @@ def test_live_page_counts_pushed_events_and_survives_a_web_crash(page_log: PageL
     ended = time.monotonic()
     expect(page).to_have_url(real_app.url + "/login", timeout=WAIT)
     assert time.monotonic() - ended < 5.0, "the live page outlived its session by more than 5 s"
+
+
+def test_a_paired_wall_receives_masked_data_only_and_blanks_when_revoked(page_log: PageLog,
+                                                                           real_app: RealApp) -> None:
+    from analytics.masking import find_leaks
+    from domain.compound import build_compound
+
+    out = real_app.cli("token", "display", "--playlist", "leadership", "--label", "lobby")
+    pair_url = re.search(r"(http://\S+/pair/\S+)", out).group(1)  # type: ignore[union-attr]
+    token_id = re.search(r"display token (\w+)", out).group(1)  # type: ignore[union-attr]
+    page = page_log.page
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(
+        f if isinstance(f, str) else f.decode(errors="replace"))))
+    page.goto(pair_url.replace("http://127.0.0.1:8050", real_app.url))
+    expect(page).to_have_url(real_app.url + "/wall/leadership?kiosk=1")
+    expect(page.locator("#lv-status")).to_have_text("已连接", timeout=WAIT)
+    real_app.producer().submit(camera_events(5, 1))
+    expect(page.locator("#lv-card-canteen .lv-card-total")).to_have_text("5", timeout=WAIT)
+    assert page.evaluate("document.cookie") == "", "the display cookie is HttpOnly"
+
+    compound = build_compound(7)
+    names = [p.name for p in compound.people] + [c.name for c in compound.children]
+    seen = page.content() + "\n".join(frames)
+    assert frames, "no Socket.IO frames were captured"
+    assert find_leaks(seen, names) == [], "personal data reached a wall"
+
+    page_log.allow_console_error(r"status of 401")
+    real_app.cli("token", "revoke", token_id)
+    revoked = time.monotonic()
+    expect(page).to_have_url(real_app.url + "/wall-revoked", timeout=WAIT)
+    assert time.monotonic() - revoked < 5.0, "a revoked wall kept showing data for more than 5 s"
+    expect(page.locator("h2")).to_have_text("此显示终端的配对已撤销")
