@@ -228,10 +228,24 @@ def start_session(ctx: AuthContext, acc: Account, stage: str, *, mfa: bool = Fal
 
 
 def to_stage(ctx: AuthContext, s: Session) -> Response:
-    """Set the session cookie and go to the page of the session's stage (the app for a full session)."""
-    resp = redirect(STAGE_PAGES.get(s.stage) or access.home_for(frozenset(Role(r) for r in s.roles)))
+    """Set the session cookie and go to the page of the session's stage (the app for a full session,
+    or first the password page when the password expires within the warning period)."""
+    target = STAGE_PAGES.get(s.stage) or access.home_for(frozenset(Role(r) for r in s.roles))
+    if s.stage == FULL and password_expiry(ctx, s.user_id).warn:
+        target = "/account/password"
+    resp = redirect(target)
     resp.set_cookie(ctx.cookie, s.sid, httponly=True, samesite="Lax", secure=ctx.secure, path="/")
     return resp
+
+
+def password_expiry(ctx: AuthContext, user_id: int):  # type: ignore[no-untyped-def]
+    """The account's password expiry state under the configured policy (never expiring without a password)."""
+    from auth.passwords import ExpiryState
+
+    acc = ctx.accounts.get(user_id=user_id)
+    if acc is None or not acc.password_hash or acc.password_changed_at is None:
+        return ExpiryState(expired=False, warn=False, days_left=None)
+    return expiry_state(acc.password_changed_at, ctx.clock(), ctx.accounts.policy)
 
 
 def next_stage(ctx: AuthContext, acc: Account, mfa_done: bool) -> str:
@@ -337,9 +351,14 @@ def auth_blueprint(ctx: AuthContext) -> Blueprint:
         s, lg = g.session, lang()
         if s.stage not in ("password", FULL):
             return redirect(STAGE_PAGES.get(s.stage, "/"))
-        errors, notes = [], []
+        errors, notes, home = [], [], None
         if s.stage == "password":
             notes.append(t("must_change", lg))
+        else:
+            expiry = password_expiry(ctx, s.user_id)
+            if expiry.warn:
+                notes.append(t("expiry_warn", lg, n=expiry.days_left))
+            home = (access.home_for(frozenset(Role(r) for r in s.roles)), t("home", lg))
         if request.method == "POST":
             new, repeat = request.form.get("new", ""), request.form.get("repeat", "")
             if new != repeat:
@@ -356,7 +375,7 @@ def auth_blueprint(ctx: AuthContext) -> Blueprint:
                                                          ("new", t("new_password", lg), "password"),
                                                          ("repeat", t("repeat", lg), "password")],
                       button=t("save", lg), action="/account/password", csrf=s.csrf, errors=errors, notes=notes,
-                      signed=True)
+                      signed=True, extra_link=home)
 
     @bp.post("/logout")
     def logout():  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from tests.conftest import REDIS_TEST_URL
 from tests.warehouse.conftest import db_url  # noqa: F401  (the same fresh-database fixture)
 from warehouse.db import make_engine
 from warehouse.schema import create_schema
@@ -29,7 +30,9 @@ def idb(db_url: str) -> Iterator[Engine]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The real web app (create_web) on Redis db 9 and a fresh SQLite: (flask server, accounts, engine, socketio)."""
+    """The real web app (create_web) on the test Redis (REDIS_TEST_URL) and a fresh SQLite.
+
+    Yields (flask server, accounts, engine, socketio)."""
     import app
     from settings import load_settings
 
@@ -37,7 +40,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     with socket.socket() as s:  # the port a test may serve it on (allowed origins are built from it)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = load_settings({"DATA_DIR": str(data), "REDIS_URL": "redis://127.0.0.1:6379/9", "DURABILITY": "warn",
+    settings = load_settings({"DATA_DIR": str(data), "REDIS_URL": REDIS_TEST_URL, "DURABILITY": "warn",
                               "PORT": str(port), "OIDC_ISSUER": "http://127.0.0.1:9/no-provider",
                               "OIDC_CLIENT_ID": "cc", "OIDC_CLIENT_SECRET": "unused"}, path=data / "none.yaml")
     app.cmd_migrate(settings)

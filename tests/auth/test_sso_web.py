@@ -20,6 +20,7 @@ from auth.accounts import AccountError
 from auth.oidc import OidcClient, OidcConfig
 from auth.sso_web import link_identity, redis_nonce_seen, sso_blueprint, unlink_identity
 from auth.web import STAGE_PAGES, AuthContext
+from tests.conftest import REDIS_TEST_URL
 from tests.auth.oidc_provider import Provider
 from warehouse.identity import auth_audit, auth_user
 
@@ -38,7 +39,7 @@ def sso_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Aut
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = load_settings({"DATA_DIR": str(data), "REDIS_URL": "redis://127.0.0.1:6379/9", "DURABILITY": "warn",
+    settings = load_settings({"DATA_DIR": str(data), "REDIS_URL": REDIS_TEST_URL, "DURABILITY": "warn",
                               "PORT": str(port)}, path=data / "none.yaml")
     app.cmd_migrate(settings)
     dash_app, _socketio = app.create_web(settings)

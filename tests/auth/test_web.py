@@ -237,3 +237,30 @@ def test_debug_mode_is_refused_outside_development(tmp_path: Any) -> None:
                          path=tmp_path / "none.yaml").debug
     with pytest.raises(SettingsError, match="ADMIN_NETWORKS: 'ten' is not an address range"):
         load_settings({"ADMIN_NETWORKS": "10.0.0.0/8, ten", "DATA_DIR": str(tmp_path)}, path=tmp_path / "none.yaml")
+
+
+def test_an_expired_password_must_be_changed_and_an_expiring_one_is_announced(ctx: Any) -> None:
+    from sqlalchemy import update
+
+    from warehouse.identity import auth_user
+
+    server, accounts, engine = ctx
+    pw = user(accounts, "aging1", "duty_officer")
+
+    def age(days: int) -> None:
+        with engine.begin() as conn:
+            conn.execute(update(auth_user).where(auth_user.c.username == "aging1").values(
+                must_change=False, password_changed_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=days)))
+
+    age(91)
+    c = server.test_client()
+    assert login(c, "aging1", pw).headers["Location"] == "/account/password"
+    assert c.get("/", headers={"Accept": "text/html"}).headers["Location"] == "/account/password"
+    assert change_password(c, pw, "Duty!2026-new").headers["Location"] == "/"
+
+    age(85)
+    c2 = server.test_client()
+    assert login(c2, "aging1", "Duty!2026-new").headers["Location"] == "/account/password"
+    page = c2.get("/account/password")
+    assert "密码将在 5 天后过期" in page.text and 'href="/"' in page.text
+    assert c2.get("/_dash-layout").status_code == 200, "an expiring password does not block the work"
