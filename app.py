@@ -90,13 +90,16 @@ def socketio_channel(settings: Settings) -> str:
 
 # --- commands --------------------------------------------------------------------------------------------
 def cmd_migrate(settings: Settings) -> None:
+    from auth.crypto import make_backend
     from domain.compound import build_compound
     from warehouse.migrate import upgrade
     from warehouse.models import load_dimensions
+    from warehouse.people import PersonProtector
 
     engine, _tables = warehouse(settings, "consumer")
     upgrade(engine)
-    load_dimensions(engine, build_compound(settings.compound_seed))
+    load_dimensions(engine, build_compound(settings.compound_seed),
+                    protect=PersonProtector(make_backend(settings.crypto_profile, settings.key_file)))
 
 
 def cmd_backfill(settings: Settings, days: int, *, seed_live: bool = False) -> None:
@@ -235,8 +238,10 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
 
     from api.health import health_blueprint
     from api.ingest import ingest_blueprint
+    from api.people import people_blueprint
     from auth.access import PAGES
     from auth.admin_web import admin_blueprint
+    from auth.crypto import make_backend
     from auth.lockout import LoginThrottle
     from auth.roles import parse_roles
     from auth.web import AuthContext, allowed_origins, auth_blueprint, install_guard, page_guard
@@ -248,6 +253,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     from streams.live_state import LiveState
     from streams.producer import Producer
     from streams.redis_conn import connect
+    from warehouse.people import PersonProtector
 
     url = redis_url(settings)
     r = connect(url)
@@ -280,8 +286,15 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
                                            for n in settings.admin_networks.split(",") if n.strip()),
                       tokens=tokens, sso_enabled=bool(settings.oidc_issuer), sso_label=settings.oidc_label)
     install_guard(server, ctx)
+    server.extensions["cc_auth"] = ctx  # for blueprints and tests that need the same context
     server.register_blueprint(auth_blueprint(ctx))
-    server.register_blueprint(admin_blueprint(ctx))
+    server.register_blueprint(admin_blueprint(ctx, walls=frozenset(WALLS),
+                                              base_url=settings.public_url or f"http://{settings.host}:{settings.port}"))
+    if settings.audit_syslog:
+        from auth.syslog import AuditForwarder
+
+        threading.Thread(target=AuditForwarder(engine, r, settings.audit_syslog).run, args=(threading.Event(),),
+                         name="audit-syslog", daemon=True).start()
     if settings.oidc_issuer:
         from auth.oidc import OidcClient, OidcConfig
         from auth.sso_web import redis_nonce_seen, sso_blueprint
@@ -297,6 +310,8 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     server.register_blueprint(ingest_blueprint(producer, ctx, r, require_signature=settings.ingest_require_signature,
                                                rate_per_s=settings.ingest_rate_per_token,
                                                burst=max(1, int(2 * settings.ingest_rate_per_token))))
+    server.register_blueprint(people_blueprint(
+        engine, PersonProtector(make_backend(settings.crypto_profile, settings.key_file)), ctx))
 
     def database_ok() -> None:
         from sqlalchemy import text

@@ -57,6 +57,7 @@ class Settings:
     second_factor_roles: str = ""  # comma list of roles that also need TOTP (administrators always do)
     public_url: str | None = None  # https://... when served through a TLS gateway: Secure cookies, HSTS
     audit_retention_days: int = 180  # never less than 180 whatever is set
+    audit_syslog: str = ""  # udp://host:port or tcp://host:port (RFC 5424; tcp for guaranteed delivery); empty: off
     oidc_issuer: str | None = None  # single sign-on: the provider's issuer URL (discovery under it)
     oidc_client_id: str = ""
     oidc_client_secret: str = field(default="", repr=False)
@@ -95,7 +96,7 @@ _ENV = {
     "AUDIT_RETENTION_DAYS": "audit_retention_days", "OIDC_ISSUER": "oidc_issuer", "OIDC_CLIENT_ID": "oidc_client_id",
     "OIDC_CLIENT_SECRET": "oidc_client_secret", "OIDC_LABEL": "oidc_label", "ADMIN_NETWORKS": "admin_networks",
     "ENVIRONMENT": "environment", "DEBUG": "debug", "INGEST_REQUIRE_SIGNATURE": "ingest_require_signature",
-    "INGEST_RATE_PER_TOKEN": "ingest_rate_per_token",
+    "INGEST_RATE_PER_TOKEN": "ingest_rate_per_token", "AUDIT_SYSLOG": "audit_syslog",
 }
 
 
@@ -159,6 +160,8 @@ def load_settings(env: Mapping[str, str] | None = None, path: Path | None = None
             ip_network(net, strict=False)
         except ValueError:
             raise SettingsError(f"ADMIN_NETWORKS: {net!r} is not an address range like 10.1.0.0/16") from None
+    if s.audit_syslog and not s.audit_syslog.startswith(("udp://", "tcp://")):
+        raise SettingsError(f"AUDIT_SYSLOG: expected udp://host:port or tcp://host:port, got {s.audit_syslog!r}")
     if s.oidc_issuer and not (s.oidc_client_id and s.oidc_client_secret):
         raise SettingsError("OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are needed too")
     if not s.secret_key:

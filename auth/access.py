@@ -105,6 +105,9 @@ ROUTES: dict[str, str] = {
     # single sign-on (auth/sso_web.py)
     "sso.begin": PUBLIC,
     "sso.callback": PUBLIC,
+    # person records (api/people.py): masked by default, scoped to the unit of a unit admin
+    "people.list": Perm.PEOPLE_VIEW,
+    "people.person": Perm.PEOPLE_VIEW,  # ?unmask=1 additionally needs pii:unmask and a reason
     # administration (auth/admin_web.py): the three administrators' separated powers
     "admin.users": f"{Perm.USERS_MANAGE}|{Perm.ROLES_MANAGE}",
     "admin.user_create": Perm.USERS_MANAGE,
@@ -113,6 +116,9 @@ ROUTES: dict[str, str] = {
     "admin.user_unlock": Perm.ROLES_MANAGE,
     "admin.audit": Perm.AUDIT_READ,
     "admin.audit_export": Perm.AUDIT_EXPORT,
+    "admin.tokens": Perm.TOKENS_MANAGE,
+    "admin.token_issue": Perm.TOKENS_MANAGE,
+    "admin.token_revoke": Perm.TOKENS_MANAGE,
 }
 
 # Dash pages by path: the page layout is built only for a principal with the permission.

@@ -16,6 +16,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "app": ("智慧机关事务 · 指挥中心", "Smart Government Offices · Command Center"),
     "users": ("账号管理", "Accounts"),
     "audit": ("审计日志", "Audit log"),
+    "tokens": ("令牌管理", "Tokens"),
     "username": ("用户名", "Username"),
     "display_name": ("显示名", "Display name"),
     "roles": ("角色", "Roles"),
@@ -90,6 +91,53 @@ TEXT: dict[str, tuple[str, str]] = {
     "change_password": ("修改密码", "Change password"),
     "logout": ("退出", "Sign out"),
     "other_lang": ("English", "中文"),
+    "too_many_exports": ("导出过于频繁，请 {n} 秒后再试", "Too many exports: try again in {n} s"),
+    # tokens (auth/admin_tokens.py)
+    "kind_display": ("大屏令牌", "display"),
+    "kind_source": ("数据源令牌", "source"),
+    "issue_display": ("签发大屏令牌", "Issue a display token"),
+    "issue_display_hint": ("大屏令牌绑定一个大屏或轮播。签发后得到一次性配对链接，"
+                           "须在 24 小时内于该大屏的浏览器中打开一次。",
+                           "A display token is bound to one screen or playlist. Issuing it gives a one-time pairing "
+                           "link, to be opened once in that wall's browser within 24 hours."),
+    "issue_source": ("签发数据源令牌", "Issue a source token"),
+    "issue_source_hint": ("数据源令牌只能向所选系统的数据流写入，对接方在请求中以 Authorization: Bearer 发送。",
+                          "A source token may write to the chosen system's stream only; the client sends it as "
+                          "Authorization: Bearer."),
+    "wall": ("大屏 / 轮播", "Screen or playlist"),
+    "system": ("业务系统", "System"),
+    "label": ("备注", "Label"),
+    "issue_btn": ("签发", "Issue"),
+    "no_walls": ("尚未配置任何大屏，暂不能签发大屏令牌", "No walls are configured: display tokens cannot be issued"),
+    "no_tokens": ("尚无令牌", "No tokens yet"),
+    "col_token": ("令牌编号", "Token id"),
+    "col_kind": ("类型", "Kind"),
+    "col_scope": ("范围", "Scope"),
+    "col_created": ("创建人 / 时间", "Created by / at"),
+    "st_active": ("有效", "active"),
+    "st_paired": ("已配对", "paired"),
+    "st_pending": ("待配对（配对码 {at} 前有效）", "awaiting pairing (code valid until {at})"),
+    "st_code_expired": ("配对码已过期，未配对", "pairing code expired, never paired"),
+    "st_expires": ("{at} 到期", "expires {at}"),
+    "st_expired": ("已过期", "expired"),
+    "st_revoked": ("已吊销（{at}）", "revoked ({at})"),
+    "revoke": ("吊销", "Revoke"),
+    "pair_url_for": ("大屏令牌 {id}（{scope}）的配对链接（仅显示这一次）：",
+                     "Pairing link of display token {id} ({scope}) (shown only this once):"),
+    "pair_note": ("请在 24 小时内于该大屏的浏览器中打开一次，打开后链接即失效；离开本页后无法再次查看。",
+                  "Open it once in the wall's browser within 24 hours; it stops working once used. It cannot be "
+                  "shown again after you leave this page."),
+    "bearer_for": ("数据源令牌 {id}（{scope}）（仅显示这一次，请经安全渠道交给对接方）：",
+                   "Source token {id} ({scope}) (shown only this once; hand it over by a safe channel):"),
+    "bearer_note": ("服务器只保存其摘要；遗失后只能吊销并重新签发。",
+                    "The server keeps only a digest of it: if lost, revoke it and issue a new one."),
+    "done_revoke": ("已吊销令牌 {id}；已配对的大屏将在数秒内黑屏",
+                    "Token {id} revoked; a paired wall blanks within seconds"),
+    "err_kind": ("未知的令牌类型", "Unknown token kind"),
+    "err_wall": ("请选择已配置的大屏或轮播", "Choose a configured screen or playlist"),
+    "err_system": ("请选择已知的业务系统", "Choose a known system"),
+    "err_label": ("备注最多 128 个字符", "Label: at most 128 characters"),
+    "err_token": ("没有编号为 {id} 的令牌", "No token with id {id}"),
 }
 
 
@@ -199,6 +247,42 @@ _AUDIT = _HEAD + """
 """ + _FOOT
 
 
+_TOKENS = _HEAD + """
+{% if secret %}<section class="ad-secret" aria-live="polite"><p>{{ secret.intro }}</p>
+<p><code class="ad-pw ad-token">{{ secret.value }}</code></p>
+<p class="ad-muted">{{ secret.note }}</p></section>{% endif %}
+<div class="ad-issue"><details class="ad-create"{% if open_form == 'display' %} open{% endif %}>
+<summary>{{ t('issue_display', lang) }}</summary><p class="ad-muted">{{ t('issue_display_hint', lang) }}</p>
+{% if walls %}<form method="post" action="/admin/tokens{{ q }}" autocomplete="off" class="ad-form">
+<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="kind" value="display">
+<label>{{ t('wall', lang) }}<select name="scope" required>{% for w in walls %}
+<option value="{{ w }}">{{ w }}</option>{% endfor %}</select></label>
+<label>{{ t('label', lang) }}<input name="label" maxlength="128"></label>
+<button type="submit">{{ t('issue_btn', lang) }}</button></form>
+{% else %}<p class="ad-muted">{{ t('no_walls', lang) }}</p>{% endif %}</details>
+<details class="ad-create"{% if open_form == 'source' %} open{% endif %}>
+<summary>{{ t('issue_source', lang) }}</summary><p class="ad-muted">{{ t('issue_source_hint', lang) }}</p>
+<form method="post" action="/admin/tokens{{ q }}" autocomplete="off" class="ad-form">
+<input type="hidden" name="csrf" value="{{ csrf }}"><input type="hidden" name="kind" value="source">
+<label>{{ t('system', lang) }}<select name="system" required>{% for value, title in systems %}
+<option value="{{ value }}">{{ title }}{% if lang == 'en' %} ({{ value }}){% else %}（{{ value }}）{% endif %}</option>
+{% endfor %}</select></label>
+<label>{{ t('label', lang) }}<input name="label" maxlength="128"></label>
+<button type="submit">{{ t('issue_btn', lang) }}</button></form></details></div>
+{% if rows %}<table class="ad-table ad-log"><thead><tr><th>{{ t('col_token', lang) }}</th>
+<th>{{ t('col_kind', lang) }}</th><th>{{ t('col_scope', lang) }}</th><th>{{ t('label', lang) }}</th>
+<th>{{ t('col_created', lang) }}</th><th>{{ t('state', lang) }}</th><th>{{ t('actions', lang) }}</th></tr></thead>
+<tbody>{% for k in rows %}<tr{% if not k.revocable %} class="ad-off"{% endif %}>
+<td><code>{{ k.id }}</code></td><td>{{ k.kind }}</td><td>{{ k.scope }}</td><td>{{ k.label }}</td>
+<td>{{ k.created_by }}<br><span class="ad-nowrap ad-muted">{{ k.created_at }}</span></td>
+<td><span class="ad-tag {{ k.tone }}">{{ k.state }}</span></td><td class="ad-acts">
+{% if k.revocable %}<form class="ad-inline" method="post" action="/admin/tokens/{{ k.id }}/revoke{{ q }}">
+<input type="hidden" name="csrf" value="{{ csrf }}"><button type="submit">{{ t('revoke', lang) }}</button></form>
+{% endif %}</td></tr>{% endfor %}</tbody></table>
+{% else %}<p>{{ t('no_tokens', lang) }}</p>{% endif %}
+""" + _FOOT
+
+
 def render_users(lang: str, **kw: Any) -> str:
     """The accounts page; the caller decides which controls the viewer's permissions allow."""
     return render_template_string(_USERS, t=t, lang=lang, heading=t("users", lang), **kw)
@@ -208,3 +292,8 @@ def render_audit(lang: str, **kw: Any) -> str:
     """The audit log page: filters, a page of records, the chain status when asked for."""
     return render_template_string(_AUDIT, t=t, lang=lang, heading=t("audit", lang),
                                   tones={"ok": "ad-ok", "fail": "ad-warn", "denied": "ad-bad"}, **kw)
+
+
+def render_tokens(lang: str, **kw: Any) -> str:
+    """The tokens page: issue forms, the one-time secret when just issued, every token with its state."""
+    return render_template_string(_TOKENS, t=t, lang=lang, heading=t("tokens", lang), **kw)

@@ -6,7 +6,9 @@
   let one administrator sign in as another, so those go through the host's command line.
 - Security administrator (roles:manage): changes roles (auth.roles.check_assignment keeps the three
   administrators apart) and lifts sign-in locks.
-- Audit administrator (audit:read, audit:export): reads, verifies and exports the audit log.
+- Security administrator (tokens:manage): issues and revokes display and source tokens (auth/admin_tokens.py).
+- Audit administrator (audit:read, audit:export): reads, verifies and exports the audit log; at most
+  EXPORTS_PER_MINUTE exports a minute per account, so a stolen session cannot pull the log in a loop.
 
 The guard (auth/web.py) has already checked each endpoint's rule in auth.access.ROUTES and the form
 token before a view runs. Nobody may disable, reset or change the roles of their own account.
@@ -30,7 +32,8 @@ from sqlalchemy import ColumnElement, Engine, func, select
 from auth import access, audit
 from auth.accounts import AccountError
 from auth.admin_pages import render_audit, render_users, t
-from auth.lockout import USERNAME
+from auth.admin_tokens import register_token_views
+from auth.lockout import USERNAME, sliding_window
 from auth.roles import ADMINS, ROLE_TITLES, Perm, Role, RoleError
 from auth.web import AuthContext, client_address, lang
 from warehouse.identity import auth_audit
@@ -43,11 +46,15 @@ RESULTS = ("ok", "fail", "denied")
 CSV_RISKY = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these as formulas
 ACTION_EVENTS = {"disable": "user_disable", "enable": "user_enable", "reset": "password_reset"}  # as accounts.py
 COLUMNS = ("id", "ts", "actor", "address", "event", "object", "result", "reason", "detail")
+EXPORTS_PER_MINUTE = 10
 
 
-def admin_blueprint(ctx: AuthContext) -> Blueprint:
-    """The /admin pages; app.create_web registers it next to the login routes."""
+def admin_blueprint(ctx: AuthContext, *, walls: frozenset[str] = frozenset(), base_url: str = "") -> Blueprint:
+    """The /admin pages; app.create_web registers it next to the login routes. `walls` (the scopes a display
+    token may be bound to) and `base_url` (where walls reach the server) come from app.py, which cannot be
+    imported from here."""
     bp = Blueprint("admin", __name__)
+    register_token_views(bp, ctx, walls=frozenset(walls), base_url=base_url, chrome=chrome, local=_local)
 
     @bp.get("/admin/users", endpoint="users")
     def users() -> Response:
@@ -144,6 +151,12 @@ def admin_blueprint(ctx: AuthContext) -> Blueprint:
         f, errors = AuditFilter.from_args(request.args)
         if errors:
             return Response("\n".join(errors), status=400, mimetype="text/plain")
+        wait = export_retry_after(ctx, g.principal.name)
+        if wait:
+            ctx.audit("audit_export", result="denied", reason=f"over {EXPORTS_PER_MINUTE} exports a minute",
+                      detail={"filter": f.as_detail()})
+            return Response(t("too_many_exports", lg, n=wait), status=429, mimetype="text/plain",
+                            headers={"Retry-After": str(wait)})
         ctx.audit("audit_export", detail={"filter": f.as_detail()})
         stamp = ctx.clock().astimezone(ZONE).strftime("%Y%m%d-%H%M")
         resp = Response(csv_lines(ctx.engine, f.where(), lg), mimetype="text/csv")
@@ -152,6 +165,12 @@ def admin_blueprint(ctx: AuthContext) -> Blueprint:
         return resp
 
     return bp
+
+
+def export_retry_after(ctx: AuthContext, user: str) -> int | None:
+    """Count one export in the account's sliding minute (Redis, so every web process shares it); the seconds
+    until the next is allowed when over the limit."""
+    return sliding_window(ctx.throttle.r, f"rl:export:{user}", EXPORTS_PER_MINUTE, 60, ctx.throttle.clock())
 
 
 def refuse(ctx: AuthContext, event: str, username: str, message: str, *, detail: dict | None = None) -> Response:
@@ -180,6 +199,8 @@ def chrome(ctx: AuthContext, lg: str, base: str) -> dict[str, Any]:
     nav = []
     if access.allows(access.ROUTES["admin.users"], who):
         nav.append((f"/admin/users{q}", t("users", lg), base == "/admin/users"))
+    if access.allows(access.ROUTES["admin.tokens"], who):
+        nav.append((f"/admin/tokens{q}", t("tokens", lg), base == "/admin/tokens"))
     if access.allows(Perm.AUDIT_READ, who):
         nav.append((f"/admin/audit{q}", t("audit", lg), base == "/admin/audit"))
     args = {k: v for k, v in request.args.items() if k != "lang"} if request.method == "GET" else {}

@@ -10,6 +10,7 @@ Counters live in Redis so every web process sees them; the security administrato
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import time
@@ -36,19 +37,7 @@ class LoginThrottle:
 
     def address_retry_after(self, address: str) -> int | None:
         """Count one attempt from `address` in a sliding minute; seconds to wait when over the limit."""
-        now, key = self.clock(), f"lk:rate:{address}"
-        member = f"{now:.6f}:{secrets.token_hex(4)}"
-        pipe = self.r.pipeline()
-        pipe.zremrangebyscore(key, "-inf", now - 60)
-        pipe.zadd(key, {member: now})
-        pipe.zcard(key)
-        pipe.zrange(key, 0, 0, withscores=True)
-        pipe.expire(key, 61)
-        _, _, n, oldest, _ = pipe.execute()
-        if n > self.lim.per_address:
-            self.r.zrem(key, member)  # a refused attempt does not push the retry time further out
-            return max(1, int(oldest[0][1] + 60 - now + 0.999))
-        return None
+        return sliding_window(self.r, f"lk:rate:{address}", self.lim.per_address, 60, self.clock())
 
     def locked_for(self, username: str, address: str) -> int | None:
         """Seconds left on a lock that stops this account logging in from this address, or None."""
@@ -84,3 +73,21 @@ class LoginThrottle:
         for pattern in (f"lk:lock:{username}:*", f"lk:fail:{username}:*"):
             keys += list(self.r.scan_iter(match=pattern, count=500))
         return int(self.r.delete(*keys))
+
+
+def sliding_window(r: redis.Redis, key: str, limit: int, window_s: int, now: float) -> int | None:
+    """Count one attempt under `key`; None when within `limit` per `window_s`, else whole seconds to wait.
+
+    A refused attempt is not counted, so a client that waits the given time gets through."""
+    member = f"{now:.6f}:{secrets.token_hex(4)}"
+    pipe = r.pipeline()
+    pipe.zremrangebyscore(key, "-inf", now - window_s)
+    pipe.zadd(key, {member: now})
+    pipe.zcard(key)
+    pipe.zrange(key, 0, 0, withscores=True)
+    pipe.expire(key, window_s + 1)
+    _, _, n, oldest, _ = pipe.execute()
+    if n <= limit:
+        return None
+    r.zrem(key, member)
+    return max(1, math.ceil(oldest[0][1] + window_s - now))

@@ -48,16 +48,18 @@ class Perm(StrEnum):
     AUDIT_EXPORT = "audit:export"
     WALL_VIEW = "wall:view"  # what a paired display may show: masked, read-only, its own screen or playlist
     INGEST = "ingest:write"  # a source token: write events to its own system's stream, nothing else
+    PEOPLE_VIEW = "people:view"  # person records, masked for officers (a unit admin: own unit only)
+    PII_UNMASK = "pii:unmask"  # the unmasked view of a person, with a reason; every use audited
 
 
 _VIEWERS = {Perm.LIVE_VIEW, Perm.ACCOUNT_SELF}
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
-    Role.LEADERSHIP: frozenset(_VIEWERS),
-    Role.DUTY_OFFICER: frozenset(_VIEWERS),
-    Role.SECURITY: frozenset(_VIEWERS),
-    Role.MANAGER: frozenset(_VIEWERS),
-    # compound-wide counts carry no unit's records; unit-level pages filter by the account's unit
-    Role.UNIT_ADMIN: frozenset(_VIEWERS),
+    Role.LEADERSHIP: frozenset(_VIEWERS),  # aggregates and walls; no person records
+    Role.DUTY_OFFICER: frozenset(_VIEWERS | {Perm.PEOPLE_VIEW}),
+    Role.SECURITY: frozenset(_VIEWERS | {Perm.PEOPLE_VIEW, Perm.PII_UNMASK}),
+    Role.MANAGER: frozenset(_VIEWERS | {Perm.PEOPLE_VIEW}),
+    # compound-wide counts carry no unit's records; person records are filtered to the account's unit
+    Role.UNIT_ADMIN: frozenset(_VIEWERS | {Perm.PEOPLE_VIEW}),
     # the administrators administer; they do not watch the compound's data
     Role.SYSTEM_ADMIN: frozenset({Perm.ACCOUNT_SELF, Perm.USERS_MANAGE, Perm.CONFIG_MANAGE, Perm.HEALTH_DETAIL}),
     Role.SECURITY_ADMIN: frozenset({Perm.ACCOUNT_SELF, Perm.ROLES_MANAGE, Perm.TOKENS_MANAGE}),

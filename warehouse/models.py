@@ -1,20 +1,24 @@
 """Dimension tables of the theme libraries: what the ids in the facts mean.
 
 They are loaded from the same seeded `Compound` the simulators use, so a fact's unit_id or
-meter_id always resolves. Personal data (phone, id_card) is stored as given for now; a later
-change encrypts it at rest (SECURITY.md, `gm` profile) behind the same columns.
+meter_id always resolves. Personal data (phone, id_card) is sealed by `warehouse.people.PersonProtector`
+when one is given: SM4-GCM tokens under the `gm` profile (SECURITY.md), plaintext under `standard`, and
+keyed-HMAC index columns under both, so look-ups take one code path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Float, ForeignKey, ForeignKeyConstraint, Integer, MetaData, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from domain.compound import Compound
+
+if TYPE_CHECKING:
+    from warehouse.people import PersonProtector
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -60,9 +64,13 @@ class Person(Base):
     unit_id: Mapped[str] = mapped_column(ForeignKey("d_unit.id"), index=True)
     rank: Mapped[str] = mapped_column(String(16))
     card_no: Mapped[str] = mapped_column(String(32), index=True)
-    phone: Mapped[str] = mapped_column(String(32))
-    id_card: Mapped[str] = mapped_column(String(32))
+    # plaintext under the standard profile, an SM4-GCM token (~80 chars) under gm (warehouse/people.py)
+    phone: Mapped[str] = mapped_column(String(128))
+    id_card: Mapped[str] = mapped_column(String(128))
     gender: Mapped[str] = mapped_column(String(4))
+    # keyed HMAC of the normalised value: equality look-ups without decrypting every row
+    phone_idx: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    id_card_idx: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
 
 
 class Room(Base):
@@ -144,17 +152,20 @@ class ChildGuardian(Base):
     ordinal: Mapped[int] = mapped_column(Integer)  # 1 = the registered parent
 
 
+PERSON_DERIVED = ("phone_idx", "id_card_idx")  # not in the compound: computed when rows are written
+
+
 def _dimension_rows(c: Compound) -> list[tuple[type[Base], list[dict[str, Any]]]]:
     """Rows per model in foreign-key order."""
-    def rows(items: Iterable[Any], model: type[Base]) -> list[dict[str, Any]]:
-        cols = [col.key for col in model.__table__.columns]
+    def rows(items: Iterable[Any], model: type[Base], derived: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        cols = [col.key for col in model.__table__.columns if col.key not in derived]
         return [{k: getattr(item, k) for k in cols} for item in items]
 
     return [
         (Building, rows(c.buildings, Building)),
         (Floor, [{"building_id": b.id, "floor": f} for b in c.buildings for f in range(1, b.floors + 1)]),
         (Unit, rows(c.units, Unit)),
-        (Person, rows(c.people, Person)),
+        (Person, rows(c.people, Person, derived=PERSON_DERIVED)),
         (Room, rows(c.rooms, Room)),
         (Vehicle, rows(c.vehicles, Vehicle)),
         (Meter, rows(c.meters, Meter)),
@@ -169,12 +180,18 @@ def _dimension_rows(c: Compound) -> list[tuple[type[Base], list[dict[str, Any]]]
     ]
 
 
-def load_dimensions(engine: Engine, compound: Compound) -> dict[str, int]:
-    """Upsert the compound's base data; safe to run at every start (same seed, same rows)."""
+def load_dimensions(engine: Engine, compound: Compound, protect: PersonProtector | None = None) -> dict[str, int]:
+    """Upsert the compound's base data; safe to run at every start (same seed, same rows).
+
+    With `protect`, person rows are sealed by the active crypto profile (encrypted under gm, indexed
+    always); each start re-seals them, so a changed CRYPTO_PROFILE takes effect at the next start."""
     counts: dict[str, int] = {}
     insert = sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
     with engine.begin() as conn:
         for model, rows in _dimension_rows(compound):
+            if model is Person:
+                rows = [{**row, **(protect.seal(row["phone"], row["id_card"]) if protect is not None
+                                   else dict.fromkeys(PERSON_DERIVED))} for row in rows]
             table: Table = model.__table__  # type: ignore[assignment]
             if rows:
                 stmt = insert(table)

@@ -28,28 +28,39 @@ def idb(db_url: str) -> Iterator[Engine]:  # noqa: F811
     eng.dispose()
 
 
-@pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The real web app (create_web) on the test Redis (REDIS_TEST_URL) and a fresh SQLite.
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
-    Yields (flask server, accounts, engine, socketio)."""
+
+def build_app(data: Path, port: int | None = None, **env: str) -> Any:
+    """The real app as `app.py web` builds it (migrated first) on the test Redis and a fresh SQLite under
+    `data`; `env` adds settings. The Flask server knows its test port and shares the auth context."""
     import app
     from settings import load_settings
 
-    data: Path = tmp_path_factory.mktemp("web")
-    with socket.socket() as s:  # the port a test may serve it on (allowed origins are built from it)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = port or free_port()  # the port a test may serve it on (allowed origins are built from it)
     settings = load_settings({"DATA_DIR": str(data), "REDIS_URL": REDIS_TEST_URL, "DURABILITY": "warn",
-                              "PORT": str(port), "OIDC_ISSUER": "http://127.0.0.1:9/no-provider",
-                              "OIDC_CLIENT_ID": "cc", "OIDC_CLIENT_SECRET": "unused"}, path=data / "none.yaml")
+                              "PORT": str(port), **env}, path=data / "none.yaml")
     app.cmd_migrate(settings)
-    dash_app, _socketio = app.create_web(settings)
-    engine, _ = app.warehouse(settings, "web")
-    accounts = app.accounts_of(settings, engine)
-    dash_app.server.config["TEST_PORT"] = port
-    dash_app.server.config["TEST_TOKENS"] = app.tokens_of(settings, engine)
-    yield dash_app.server, accounts, engine, _socketio
+    dash_app, socketio = app.create_web(settings)
+    server = dash_app.server
+    server.config["TEST_PORT"] = port
+    server.config["TEST_TOKENS"] = server.extensions["cc_auth"].tokens
+    server.config["TEST_SOCKETIO"] = socketio
+    return server
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real web app with single sign-on configured (its provider unreachable, so every route exists).
+
+    Yields (flask server, accounts, engine, socketio)."""
+    server = build_app(tmp_path_factory.mktemp("web"), OIDC_ISSUER="http://127.0.0.1:9/no-provider",
+                       OIDC_CLIENT_ID="cc", OIDC_CLIENT_SECRET="unused")
+    ctx = server.extensions["cc_auth"]
+    yield server, ctx.accounts, ctx.engine, server.config["TEST_SOCKETIO"]
 
 
 def origin(client_or_app: Any) -> str:

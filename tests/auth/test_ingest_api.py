@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from datasources.base import make_key
 from datasources.canteen import schemas as canteen
 from datasources.security import SecurityCameraStatus
 from tests.auth.conftest import origin
-from tests.conftest import REDIS_TEST_URL
+from tests.auth.conftest import build_app
 from warehouse.identity import auth_audit
 
 RATE, BURST, MAX_ITEMS = 10.0, 20, 1000  # a small rate (burst = 2 x rate), so the limit is reachable
@@ -35,20 +33,9 @@ RATE, BURST, MAX_ITEMS = 10.0, 20, 1000  # a small rate (burst = 2 x rate), so t
 @pytest.fixture(scope="module")
 def ingest_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Any]]:
     """The real app (create_web registers the ingest blueprint) with a small rate so the limit is reachable."""
-    from settings import load_settings
-
-    data: Path = tmp_path_factory.mktemp("ingest")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings = load_settings({"DATA_DIR": str(data), "REDIS_URL": REDIS_TEST_URL, "DURABILITY": "warn",
-                              "PORT": str(port), "INGEST_RATE_PER_TOKEN": str(RATE)}, path=data / "none.yaml")
-    app.cmd_migrate(settings)
-    dash_app, _socketio = app.create_web(settings)
-    engine, _ = app.warehouse(settings, "web")
-    server = dash_app.server
-    server.config["TEST_PORT"] = port
-    yield server, app.tokens_of(settings, engine), engine
+    server = build_app(tmp_path_factory.mktemp("ingest"), INGEST_RATE_PER_TOKEN=str(RATE))
+    ctx = server.extensions["cc_auth"]
+    yield server, ctx.tokens, ctx.engine
 
 
 @pytest.fixture

@@ -47,9 +47,12 @@ EXAMPLES = {
     "admin.users": "/admin/users",
     "admin.audit": "/admin/audit",
     "admin.audit_export": "/admin/audit.csv",
+    "admin.tokens": "/admin/tokens",
+    "people.list": "/api/v1/people",
+    "people.person": "/api/v1/people/P00001",
 }
 POST_ONLY = {"/_dash-update-component", "auth.logout", "ingest.submit", "admin.user_create", "admin.user_action",
-             "admin.user_roles", "admin.user_unlock"}
+             "admin.user_roles", "admin.user_unlock", "admin.token_issue", "admin.token_revoke"}
 
 WHO = ["anonymous", "pending", "wall", *[r.value for r in Role]]
 

@@ -4,10 +4,8 @@ the administrators' second factor with and without an MFA assertion, and the ope
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from ipaddress import ip_network
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,55 +15,24 @@ import requests
 from sqlalchemy import select, update
 
 from auth.accounts import AccountError
-from auth.oidc import OidcClient, OidcConfig
-from auth.sso_web import link_identity, redis_nonce_seen, sso_blueprint, unlink_identity
+from auth.sso_web import link_identity, redis_nonce_seen, unlink_identity
 from auth.web import STAGE_PAGES, AuthContext
-from tests.conftest import REDIS_TEST_URL
+from tests.auth.conftest import build_app, free_port
 from tests.auth.oidc_provider import Provider
 from warehouse.identity import auth_audit, auth_user
 
 
 @pytest.fixture(scope="module")
 def sso_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, AuthContext, Provider]]:
-    """The real app (create_web) with the SSO blueprint registered before its first request."""
-    import app
-    from auth.lockout import LoginThrottle
-    from auth.roles import parse_roles
-    from auth.web import allowed_origins
-    from settings import load_settings
-    from streams.redis_conn import connect
-
-    data: Path = tmp_path_factory.mktemp("sso_web")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    settings = load_settings({"DATA_DIR": str(data), "REDIS_URL": REDIS_TEST_URL, "DURABILITY": "warn",
-                              "PORT": str(port)}, path=data / "none.yaml")
-    app.cmd_migrate(settings)
-    dash_app, _socketio = app.create_web(settings)
-    engine, _ = app.warehouse(settings, "web")
-    rc = connect(app.redis_url(settings))
-    ctx = AuthContext(engine=engine, accounts=app.accounts_of(settings, engine),
-                      sessions=app.session_store(settings, rc), throttle=LoginThrottle(rc),
-                      crypto_profile=settings.crypto_profile,
-                      origins=allowed_origins([settings.host, "localhost", "127.0.0.1"], settings.port,
-                                              settings.public_url),
-                      secure=settings.secure, second_factor_roles=parse_roles(
-                          x for x in settings.second_factor_roles.split(",") if x.strip()), sso_enabled=True,
-                      admin_networks=tuple(ip_network(n.strip(), strict=False)
-                                           for n in settings.admin_networks.split(",") if n.strip()))
-    redirect_uri = f"http://127.0.0.1:{port}/login/sso/callback"
-    provider = Provider(redirect_uri=redirect_uri).start()
-    client = OidcClient(OidcConfig(issuer=provider.issuer, client_id=provider.client_id,
-                                   client_secret=provider.client_secret, redirect_uri=redirect_uri),
-                        nonce_seen=redis_nonce_seen(rc))
-    server = dash_app.server
-    server.register_blueprint(sso_blueprint(ctx, client))
+    """The real app (create_web) configured for single sign-on against the local provider."""
+    port = free_port()
+    provider = Provider(redirect_uri=f"http://127.0.0.1:{port}/login/sso/callback").start()
+    server = build_app(tmp_path_factory.mktemp("sso_web"), port, OIDC_ISSUER=provider.issuer,
+                       OIDC_CLIENT_ID=provider.client_id, OIDC_CLIENT_SECRET=provider.client_secret)
     try:
-        yield server, ctx, provider
+        yield server, server.extensions["cc_auth"], provider
     finally:
         provider.stop()
-        rc.close()
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from typing import Any
 import redis
 
 from auth.sessions import SessionStore
+from tests.auth.conftest import web  # noqa: F401  (the real app, built as app.py web builds it)
 from tests.auth.test_matrix import socket_url  # noqa: F401  (the web fixture served for real)
-from tests.browser.conftest import SCREENS, PageLog, browser, page_log  # noqa: F401
+from tests.browser.conftest import SCREENS, PageLog
 
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
