@@ -20,8 +20,10 @@ from auth.crypto import CryptoBackend
 from auth.passwords import PasswordPolicy, Problem, check_password
 from auth.roles import Role, check_assignment, parse_roles
 from warehouse.identity import auth_password_history, auth_user, auth_user_role
+from warehouse.models import Unit
 
 TOTP_CONTEXT = "auth_user.totp_secret"
+KEEP = object()  # set_roles: leave the data scope as it is
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class Accounts:
         now = self.clock()
         with audit.writer(self.engine) as conn:
             check_assignment(rs, self._person_roles(conn, person_id, exclude=None))
+            self._check_scope(conn, rs, unit_id)
             if self._get(conn, username, None) is not None:
                 raise AccountError(f"username {username!r} is taken")
             pw_hash = self.crypto.hash_password(password)
@@ -118,17 +121,30 @@ class Accounts:
         ids = conn.execute(select(auth_user.c.id).where(auth_user.c.person_id == person_id)).scalars().all()
         return [set(a.roles) for i in ids if i != exclude and (a := self._get(conn, None, i)) is not None]
 
-    def set_roles(self, actor: str, username: str, roles: Iterable[str], *, address: str = "") -> Account:
+    def set_roles(self, actor: str, username: str, roles: Iterable[str], *, unit_id: str | None | object = KEEP,
+                  address: str = "") -> Account:
+        """Roles and, when given, the data scope (unit) in one audited change; a unit admin needs a unit."""
         rs = parse_roles(roles)
         with audit.writer(self.engine) as conn:
             acc = self._require(conn, username)
+            unit = acc.unit_id if unit_id is KEEP else (unit_id or None)
             check_assignment(rs, self._person_roles(conn, acc.person_id, exclude=acc.id))
+            self._check_scope(conn, rs, unit)
             conn.execute(delete(auth_user_role).where(auth_user_role.c.user_id == acc.id))
             conn.execute(insert(auth_user_role), [{"user_id": acc.id, "role": r.value} for r in sorted(rs)])
+            conn.execute(update(auth_user).where(auth_user.c.id == acc.id).values(unit_id=unit))
             audit.append(conn, AuditEvent(actor=actor, event="role_change", object=f"user:{username}", address=address,
-                                          detail={"before": sorted(acc.roles), "after": sorted(rs)}),
+                                          detail={"before": sorted(acc.roles), "after": sorted(rs),
+                                                  "unit_before": acc.unit_id, "unit_after": unit}),
                          now=self.clock(), profile=self.crypto.name)
             return self._get(conn, None, acc.id)  # type: ignore[return-value]
+
+    @staticmethod
+    def _check_scope(conn: Connection, roles: frozenset[Role], unit: str | None) -> None:
+        if Role.UNIT_ADMIN in roles and not unit:
+            raise AccountError("a unit admin needs a unit (data scope)")
+        if unit and conn.execute(select(Unit.id).where(Unit.id == unit)).first() is None:
+            raise AccountError(f"no unit {unit!r}")
 
     def set_disabled(self, actor: str, username: str, disabled: bool, *, address: str = "") -> None:
         with audit.writer(self.engine) as conn:

@@ -209,6 +209,8 @@ _USERS = _HEAD + """
 action="/admin/users/{{ u.quoted }}/roles{{ q }}"><input type="hidden" name="csrf" value="{{ csrf }}">
 {% for value, title in all_roles %}<label class="ad-check"><input type="checkbox" name="role" value="{{ value }}"
 {% if value in u.roles %} checked{% endif %}>{{ title }}</label>{% endfor %}
+<label class="ad-check">{{ t('unit', lang) }}<input class="ad-unit" name="unit_id" maxlength="32"
+value="{{ u.unit_id or '' }}"></label>
 <button type="submit">{{ t('save_roles', lang) }}</button></form>{% endif %}
 {% if u.locked %}<form class="ad-inline" method="post" action="/admin/users/{{ u.quoted }}/unlock{{ q }}">
 <input type="hidden" name="csrf" value="{{ csrf }}"><button type="submit">{{ t('unlock', lang) }}</button></form>

@@ -30,7 +30,7 @@ from flask import Blueprint, Response, g, request
 from sqlalchemy import ColumnElement, Engine, func, select
 
 from auth import access, audit
-from auth.accounts import AccountError
+from auth.accounts import KEEP, AccountError
 from auth.admin_pages import render_audit, render_users, t
 from auth.admin_tokens import register_token_views
 from auth.lockout import USERNAME, sliding_window
@@ -125,8 +125,9 @@ def admin_blueprint(ctx: AuthContext, *, walls: frozenset[str] = frozenset(), ba
             return refuse(ctx, "role_change", username, f"no account named {username!r}")
         if acc.username == g.principal.name:
             return refuse(ctx, "role_change", username, t("err_self", lg))
+        unit = request.form.get("unit_id", "").strip() if "unit_id" in request.form else KEEP
         try:
-            ctx.accounts.set_roles(g.principal.actor, acc.username, roles, address=client_address())
+            ctx.accounts.set_roles(g.principal.actor, acc.username, roles, unit_id=unit, address=client_address())
         except (AccountError, RoleError) as exc:
             return refuse(ctx, "role_change", username, str(exc), detail={"after": sorted(roles)})
         ctx.sessions.end_user(acc.id)  # a session carries its roles: the next one has the new ones

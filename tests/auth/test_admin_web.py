@@ -155,7 +155,7 @@ def test_the_security_administrator_changes_roles_and_the_change_is_audited(env:
     assert {x.value for x in accounts.get("mgr_a").roles} == {"manager", "duty_officer"}
     rec = events(engine, "role_change")[-1]
     assert rec["actor"] == "user:secweb" and json.loads(rec["detail"]) == {
-        "before": ["leadership"], "after": ["duty_officer", "manager"]}
+        "before": ["leadership"], "after": ["duty_officer", "manager"], "unit_before": None, "unit_after": None}
     assert SessionStore(r).get(victim.sid) is None
 
 
@@ -295,3 +295,19 @@ def test_english_pages_and_the_audit_chain_after_all_of_it(env: Any, as_: Any) -
     assert page.status_code == 200 and "Accounts" in page.text and 'action="/admin/users?lang=en"' in page.text
     with engine.connect() as conn:
         assert audit.verify(conn) == []
+
+
+def test_the_security_administrator_sets_a_unit_admins_data_scope(env: Any, as_: Any) -> None:
+    _, accounts, engine = env
+    account(accounts, "scope_a", "manager")
+    c = as_("secweb", "security_admin")
+    assert 'name="unit_id"' in c.get("/admin/users").text
+    missing = post(c, "/admin/users/scope_a/roles", {"role": "unit_admin", "unit_id": ""})
+    assert missing.status_code == 400 and "a unit admin needs a unit" in missing.text
+    unknown = post(c, "/admin/users/scope_a/roles", {"role": "unit_admin", "unit_id": "U99"})
+    assert unknown.status_code == 400 and "no unit &#39;U99&#39;" in unknown.text
+    ok = post(c, "/admin/users/scope_a/roles", {"role": "unit_admin", "unit_id": "U03"})
+    assert ok.status_code == 200
+    acc = accounts.get("scope_a")
+    assert acc.unit_id == "U03" and {r.value for r in acc.roles} == {"unit_admin"}
+    assert '"unit_after": "U03"' in events(engine, "role_change")[-1]["detail"]

@@ -54,7 +54,7 @@ EXAMPLES = {
 POST_ONLY = {"/_dash-update-component", "auth.logout", "ingest.submit", "admin.user_create", "admin.user_action",
              "admin.user_roles", "admin.user_unlock", "admin.token_issue", "admin.token_revoke"}
 
-WHO = ["anonymous", "pending", "wall", *[r.value for r in Role]]
+WHO = ["anonymous", "pending", "wall", "source", *[r.value for r in Role]]
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +106,8 @@ def principal(who: str) -> Principal:
         return Principal.person(99, "p", frozenset({Role.LEADERSHIP}), None, "password")
     if who == "wall":
         return Principal.wall("t", "playlist:leadership")
+    if who == "source":
+        return Principal.source("t", "system:canteen")
     return Principal.person(1, who, frozenset({Role(who)}), None, "full")
 
 
@@ -132,6 +134,9 @@ def client_as(server: Any, store: SessionStore, who: str) -> Any:
     c = server.test_client()
     for k, v in cookies_of(server, store, who).items():
         c.set_cookie(k, v)
+    if who == "source":  # an ingest client: a bearer token in a header, no cookies
+        _info, bearer = server.config["TEST_TOKENS"].issue_source("test", "canteen")
+        c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {bearer}"
     return c
 
 
@@ -226,3 +231,17 @@ def test_a_socket_closes_within_5_s_when_its_session_ends(app_: Any, socket_url:
     while sock.connected and time.monotonic() - ended < 5:
         time.sleep(0.05)
     assert not sock.connected, "the sweeper must close the socket within 5 s"
+
+
+def test_an_oversized_socket_message_closes_the_connection(app_: Any, socket_url: str) -> None:
+    """Client-to-server messages are capped at 64 KiB (engine.io's default would be 1 MB)."""
+    import time
+
+    server, _, store = app_
+    sock = sio_client(socket_url, None, extra_cookies=cookies_of(server, store, "duty_officer"))
+    assert sock is not None
+    sock.emit("subscribe", {"topics": ["x" * 100_000]}, namespace=NAMESPACE)
+    deadline = time.monotonic() + 5
+    while sock.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not sock.connected

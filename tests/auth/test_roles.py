@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from auth.accounts import Accounts
+from auth.accounts import AccountError, Accounts
 from auth.crypto import make_backend
 from auth.passwords import policy_for
 from auth.roles import ADMINS, Perm, Role, RoleError, check_assignment, parse_roles, permissions
@@ -55,3 +55,30 @@ def test_accounts_enforce_the_separation_on_create_and_change(idb: Engine, tmp_p
     with pytest.raises(RoleError, match="cannot hold two"):
         accounts.set_roles("test", "li", ["system_admin", "audit_admin"])
     assert accounts.get("li").roles == {Role.LEADERSHIP}, "a refused change leaves the roles as they were"
+
+
+def test_a_unit_admins_data_scope_is_a_known_unit(idb: Engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import insert, select
+
+    from warehouse.identity import auth_audit
+    from warehouse.models import Building, Unit
+
+    with idb.begin() as conn:
+        conn.execute(insert(Building.__table__).values(id="B01", name="1号楼", floors=5, area_m2=1.0,
+                                                       quota_kwh_m2_year=1.0, lat=36.6, lon=117.0))
+        conn.execute(insert(Unit.__table__), [{"id": u, "name": u, "name_en": u, "building_id": "B01"}
+                                              for u in ("U01", "U02")])
+    accounts = Accounts(idb, make_backend("standard", tmp_path / "k.json"), policy_for("mlps"))
+    with pytest.raises(AccountError, match="a unit admin needs a unit"):
+        accounts.create("test", "zhao", ["unit_admin"])
+    with pytest.raises(AccountError, match="no unit 'U99'"):
+        accounts.create("test", "zhao", ["unit_admin"], unit_id="U99")
+    accounts.create("test", "zhao", ["unit_admin"], unit_id="U01")
+    moved = accounts.set_roles("test", "zhao", ["unit_admin"], unit_id="U02")
+    assert moved.unit_id == "U02"
+    assert accounts.set_roles("test", "zhao", ["manager"]).unit_id == "U02", "scope kept unless given"
+    with pytest.raises(AccountError, match="a unit admin needs a unit"):
+        accounts.set_roles("test", "zhao", ["unit_admin"], unit_id="")
+    with idb.connect() as conn:
+        details = conn.execute(select(auth_audit.c.detail).where(auth_audit.c.event == "role_change")).scalars().all()
+    assert '"unit_after": "U02"' in details[0] and '"unit_before": "U01"' in details[0]
