@@ -53,6 +53,15 @@ def audit_events(engine: Any) -> list[tuple[str, str, str]]:
                                                .order_by(auth_audit.c.id)).all()]
 
 
+def signed_in(server: Any, accounts: Any, name: str, role: str = "leadership") -> Any:
+    """A client through the whole first sign-in of a new viewer (password, forced change)."""
+    pw = user(accounts, name, role)
+    c = server.test_client()
+    login(c, name, pw)
+    assert change_password(c, pw, "Qiang!Wall-2026x").status_code == 302
+    return c
+
+
 def user(accounts: Any, name: str, role: str) -> str:
     if accounts.get(name):
         return accounts.reset_password("test", name, reset_totp=True)
@@ -155,10 +164,7 @@ def test_forms_need_their_token_and_posts_their_origin(ctx: Any) -> None:
 
 def test_a_forged_callback_is_refused_and_audited(ctx: Any) -> None:
     server, accounts, engine = ctx
-    pw = user(accounts, "leader3", "leadership")
-    c = server.test_client()
-    login(c, "leader3", pw)
-    change_password(c, pw, "Leader!2026z")
+    c = signed_in(server, accounts, "leader3")
     forged = c.post("/_dash-update-component", json={"output": "audit-table.data", "inputs": []},
                     headers={"Origin": origin(c)})
     assert forged.status_code == 403
@@ -167,14 +173,11 @@ def test_a_forged_callback_is_refused_and_audited(ctx: Any) -> None:
 
 def test_logout_ends_the_session(ctx: Any) -> None:
     server, accounts, engine = ctx
-    pw = user(accounts, "leader4", "leadership")
-    c = server.test_client()
-    login(c, "leader4", pw)
-    page = change_password(c, pw, "Leader!2026w")
+    c = signed_in(server, accounts, "leader4")
     assert c.get("/_dash-layout").status_code == 200
     form = c.get("/no-access")
     resp = c.post("/logout", data={"csrf": csrf_of(form.text)}, headers={"Origin": origin(c)})
-    assert resp.headers["Location"] == "/login" and page.status_code == 302
+    assert resp.headers["Location"] == "/login"
     assert c.get("/_dash-layout").status_code == 401
     assert ("logout", "ok", "user:leader4") in audit_events(engine)
 
@@ -218,10 +221,7 @@ def test_administrators_only_from_the_configured_networks(ctx: Any) -> None:
 
 def test_an_unhandled_error_shows_no_stack_trace(ctx: Any) -> None:
     server, accounts, _ = ctx
-    pw = user(accounts, "leader5", "leadership")
-    c = server.test_client()
-    login(c, "leader5", pw)
-    change_password(c, pw, "Leader!2026v")
+    c = signed_in(server, accounts, "leader5")
     broken = {"output": ".._pages_content.children..._pages_store.data..", "inputs": "not a list"}
     resp = c.post("/_dash-update-component", json=broken, headers={"Origin": origin(c)})
     assert resp.status_code == 500 and resp.get_json() == {"error": "internal error"}
