@@ -84,6 +84,14 @@ def session_store(settings: Settings, r):  # type: ignore[no-untyped-def]
                         absolute_s=int(settings.session_absolute_hours * 3600))
 
 
+def fact_sealer(settings: Settings):  # type: ignore[no-untyped-def]
+    """Protects personal fields of fact rows (SM4-GCM under gm); every fact writer gets one."""
+    from auth.crypto import make_backend
+    from warehouse.protect import FactSealer
+
+    return FactSealer(make_backend(settings.crypto_profile, settings.key_file))
+
+
 def socketio_channel(settings: Settings) -> str:
     return settings.extra.get("socketio_channel", "cc-live") if settings.extra else "cc-live"
 
@@ -121,7 +129,7 @@ def cmd_backfill(settings: Settings, days: int, *, seed_live: bool = False) -> N
     seeder = HistorySeeder(LiveState(r, settings.zone), settings.zone, end) if r is not None else None
     backfill(engine, list(SYSTEMS.values()), build_compound(settings.compound_seed), default_calendar(),
              days=days, end=end, seed=settings.sim_seed, tz=settings.zone, progress=True, tables=tables,
-             observe=seeder)
+             observe=seeder, sealer=fact_sealer(settings))
     if r is not None:
         save_cursor(r, end)
 
@@ -143,7 +151,7 @@ def cmd_worker(settings: Settings, name: str) -> None:
     pusher = Pusher(live, socketio_emitter(redis_url(settings), socketio_channel(settings)))
     tz = settings.zone
     consumer = StreamConsumer(
-        r, Sink(engine, tables), codec(), live, lambda evs: fold(evs, tz).to_wire(),
+        r, Sink(engine, tables, sealer=fact_sealer(settings)), codec(), live, lambda evs: fold(evs, tz).to_wire(),
         streams=[stream_of(s.name) for s in SYSTEMS.values()], name=name, batch=settings.batch_size,
         claim_idle_ms=settings.claim_idle_ms, max_tries=settings.max_tries, on_applied=pusher.note,
     )

@@ -29,6 +29,7 @@ from warehouse.bulk import insert_new, prepare, unique_by_key
 from warehouse.db import make_engine
 from warehouse.facts import FactTables
 from warehouse.ops import source_seq
+from warehouse.protect import FactSealer
 from warehouse.rollups import Increments
 
 
@@ -79,7 +80,8 @@ def day_windows(days: int, end: dt.datetime, tz: dt.tzinfo) -> Iterator[tuple[dt
 def backfill(engine: Engine, systems: Mapping[str, SystemSpec] | Iterable[SystemSpec], compound: Compound,
              calendar: HolidayCalendar, *, days: int, end: dt.datetime, seed: int, tz: dt.tzinfo,
              progress: bool = True, tables: FactTables | None = None, workers: int = 1,
-             observe: Callable[[list[Event]], object] | None = None) -> BackfillStats:
+             observe: Callable[[list[Event]], object] | None = None,
+             sealer: FactSealer | None = None) -> BackfillStats:
     """Write `days` days of simulated history ending at `end`; use an engine of role "backfill".
 
     `tables` defaults to fact tables derived from the systems' own schemas (they must exist).
@@ -87,7 +89,8 @@ def backfill(engine: Engine, systems: Mapping[str, SystemSpec] | Iterable[System
     about 110k events/s per core here) are the bottleneck, and systems write disjoint fact
     tables, rollup rows and sources, so their transactions never touch the same rows.
     `observe` sees each day's events after they are written (one process only), so the app
-    can seed live state from the same history.
+    can seed live state from the same history. `sealer` protects personal fields as the sink does
+    (the app always passes one; each worker process gets the same backend).
     """
     if observe is not None and workers > 1:
         raise ValueError("observe needs workers=1: the events of other processes are not seen here")
@@ -100,10 +103,10 @@ def backfill(engine: Engine, systems: Mapping[str, SystemSpec] | Iterable[System
     with _indexes_built_at_the_end(engine, tables):
         if len(groups) == 1:
             stats = _backfill_systems(engine, specs, tables, compound, calendar, windows, seed, tz, bar.update,
-                                      observe)
+                                      observe, sealer)
         else:
             url = engine.url.render_as_string(hide_password=False)
-            stats = _backfill_in_processes(url, groups, compound, calendar, windows, seed, tz, bar)
+            stats = _backfill_in_processes(url, groups, compound, calendar, windows, seed, tz, bar, sealer)
         t0 = time.perf_counter()
     stats.write_s += time.perf_counter() - t0  # building the deferred indexes
     stats.wall_s = time.perf_counter() - t_start
@@ -119,7 +122,8 @@ Window = tuple[dt.datetime, dt.datetime]
 def _backfill_systems(engine: Engine, specs: list[SystemSpec], tables: FactTables, compound: Compound,
                       calendar: HolidayCalendar, windows: list[Window], seed: int, tz: dt.tzinfo,
                       on_day: Callable[[], object],
-                      observe: Callable[[list[Event]], object] | None = None) -> BackfillStats:
+                      observe: Callable[[list[Event]], object] | None = None,
+                      sealer: FactSealer | None = None) -> BackfillStats:
     """Day by day in one process; the next day is generated in a thread while this one is written
     (the database, or SQLite's C code which releases the GIL, works while Python generates)."""
     sims = [spec.make_simulator(compound, calendar, seed=seed, tz=tz, source=f"backfill.{spec.name}", seq_start=0)
@@ -132,7 +136,7 @@ def _backfill_systems(engine: Engine, specs: list[SystemSpec], tables: FactTable
             events, generate_s = day
             future = pool.submit(next, days_ahead, None)
             t0 = time.perf_counter()
-            stats.new_rows += _write_day(engine, tables, unique_by_key(events), tz, stats.by_schema)
+            stats.new_rows += _write_day(engine, tables, unique_by_key(events), tz, stats.by_schema, sealer)
             stats.write_s += time.perf_counter() - t0
             stats.generate_s += generate_s
             stats.rows += len(events)
@@ -154,13 +158,13 @@ def _generate(sims: list[Simulator], windows: list[Window]) -> Iterator[tuple[li
 
 def _backfill_in_processes(url: str, groups: list[list[SystemSpec]], compound: Compound,
                            calendar: HolidayCalendar, windows: list[Window], seed: int, tz: dt.tzinfo,
-                           bar: tqdm) -> BackfillStats:
+                           bar: tqdm, sealer: FactSealer | None = None) -> BackfillStats:
     ctx = multiprocessing.get_context("spawn")  # no forked copies of engines, pools or threads
     with ctx.Manager() as manager, ProcessPoolExecutor(len(groups), mp_context=ctx) as pool:
         ticks = manager.Queue()
         # connectors may hold closures that cannot be pickled; the workers only simulate
         futures = [pool.submit(_worker, url, [replace(s, connectors={}) for s in group], compound, calendar,
-                               windows, seed, tz, ticks) for group in groups]
+                               windows, seed, tz, ticks, sealer) for group in groups]
         pending = set(futures)
         while pending:
             _done, pending = wait(pending, timeout=0.5)
@@ -178,12 +182,13 @@ def _backfill_in_processes(url: str, groups: list[list[SystemSpec]], compound: C
 
 
 def _worker(url: str, specs: list[SystemSpec], compound: Compound, calendar: HolidayCalendar,
-            windows: list[Window], seed: int, tz: dt.tzinfo, ticks: Any) -> BackfillStats:
+            windows: list[Window], seed: int, tz: dt.tzinfo, ticks: Any,
+            sealer: FactSealer | None = None) -> BackfillStats:
     engine = make_engine(url, role="backfill")
     try:
         tables = FactTables(cls for spec in specs for cls in spec.events)
         return _backfill_systems(engine, specs, tables, compound, calendar, windows, seed, tz,
-                                 lambda: ticks.put(1))
+                                 lambda: ticks.put(1), sealer=sealer)
     finally:
         engine.dispose()
 
@@ -211,7 +216,7 @@ def _indexes_built_at_the_end(engine: Engine, tables: FactTables) -> Iterator[No
 
 
 def _write_day(engine: Engine, tables: FactTables, events: list[Event], tz: dt.tzinfo,
-               by_schema: dict[str, int]) -> int:
+               by_schema: dict[str, int], sealer: FactSealer | None = None) -> int:
     """One transaction: the day's new facts plus their rollup and sequence increments."""
     increments = Increments()
     new = 0
@@ -222,7 +227,7 @@ def _write_day(engine: Engine, tables: FactTables, events: list[Event], tz: dt.t
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")  # rebuildable history only
             for ft, evs in groups:
-                fresh = insert_new(conn, ft, evs)
+                fresh = insert_new(conn, ft, evs, sealer)
                 increments.add(ft, fresh)
                 new += len(fresh)
                 by_schema[ft.schema] = by_schema.get(ft.schema, 0) + len(fresh)

@@ -19,7 +19,9 @@ path reach ~10k rows/s; the drivers' own bulk paths reach 45-65k rows/s with ord
   their own (made inside a batch that then rolls back, they would vanish) and empty
   themselves at each commit.
 
-`insert_new` runs on the caller's connection and transaction and never commits.
+`insert_new` runs on the caller's connection and transaction and never commits. It is the one
+place rows are built for every writer, so the sealer of personal fields (warehouse/protect.py)
+is applied here for the sink and the backfill alike.
 """
 
 from __future__ import annotations
@@ -27,12 +29,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import cache
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 import psycopg
 from sqlalchemy import Connection
 
 from datasources.base import Event
 from warehouse.facts import FactTable
+
+if TYPE_CHECKING:
+    from warehouse.protect import FactSealer
 
 _STAGED = "warehouse_staged_tables"
 
@@ -59,13 +65,17 @@ def prepare(conn: Connection, tables: Iterable[FactTable]) -> None:
         made.update(missing)
 
 
-def insert_new(conn: Connection, ft: FactTable, events: Sequence[Event]) -> Sequence[Event]:
-    """Insert events (unique by key) into their fact table; return those that were new."""
+def insert_new(conn: Connection, ft: FactTable, events: Sequence[Event],
+               sealer: FactSealer | None = None) -> Sequence[Event]:
+    """Insert events (unique by key) into their fact table; return those that were new.
+
+    `sealer` protects personal fields (the app always passes one); None leaves them plaintext, unindexed.
+    """
     if not events:
         return events
     dialect = conn.dialect.name
     driver = conn.connection.driver_connection
-    rows = ft.rows(events, dialect)
+    rows = ft.rows(events, dialect, sealer)
     if dialect == "sqlite":
         new_keys = _sqlite_insert(driver, ft, rows)
     else:

@@ -6,6 +6,13 @@ construction: adding a field to a schema and generating a migration is the whole
 Each table is keyed by the event's time-ordered `key` (the idempotency key; ordered keys keep
 the unique index append-mostly), with `ts` indexed for time ranges and (source, seq) for
 gap checks. Rows are converted once per event into what each driver's fast path accepts.
+
+Fields carrying personal numbers (`phone`, `*_phone`, `id_card`, `*_id_card`) are protected:
+a nullable `<field>_idx` column holds a keyed index for equality look-ups, and a sealer
+(warehouse/protect.py) fills it, and under gm replaces the value by an SM4-GCM token, as rows
+are built, so every writer goes through the same step. Their columns stay unbounded VARCHAR
+(room for a token, no length a long source value could break on PostgreSQL only). Tables
+without such fields are untouched.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import msgspec.inspect as mi
@@ -26,10 +33,15 @@ from sqlalchemy.types import TypeEngine
 from datasources.base import Event
 from warehouse.sqltypes import UTC, UtcDateTime, utc_micros
 
+if TYPE_CHECKING:
+    from warehouse.protect import FactSealer
+
 BASE_COLUMNS = ("key", "source", "seq", "ts")
 MEASURE_FIELDS = ("amount", "delta", "value", "kwh")
 DIMENSION_FIELDS = ("unit_id", "building_id")
 KEY_LENGTH = 64  # Event allows keys of up to 64 characters; make_key gives 32 hex digits
+INDEX_LENGTH = 64  # hex HMAC-SM3 / HMAC-SHA256
+INDEX_SUFFIX = "_idx"
 _NUMERIC = (mi.IntType, mi.FloatType, mi.DecimalType)
 _JSON = (mi.DictType, mi.ListType, mi.TupleType, mi.VarTupleType, mi.SetType, mi.FrozenSetType,
          mi.StructType, mi.AnyType)
@@ -41,6 +53,11 @@ _PG = postgresql.dialect()
 def table_name(schema: str) -> str:
     """`canteen.settlement` -> `f_canteen_settlement`."""
     return "f_" + re.sub(r"[^a-z0-9_]", "_", schema.lower())
+
+
+def is_protected(field: str) -> bool:
+    """Personal phone and ID-card numbers, recognised by name so a new schema is covered by construction."""
+    return field in ("phone", "id_card") or field.endswith(("_phone", "_id_card"))
 
 
 def _json_text(value: Any) -> str:
@@ -105,11 +122,19 @@ class FactTable:
     pg_types: tuple[str, ...]  # PostgreSQL type names of the columns, for binary COPY
     _getter: Callable[[Any], tuple[Any, ...]]
     _converters: dict[str, tuple[tuple[int, Convert], ...]]
+    # (value position, index position, crypto context) per protected field; () for most tables
+    protected: tuple[tuple[int, int, str], ...] = ()
 
-    def rows(self, events: Iterable[Event], dialect: str) -> list[Any]:
-        """Column values in `columns` order, as the dialect's driver takes them."""
+    def rows(self, events: Iterable[Event], dialect: str, sealer: FactSealer | None = None) -> list[Any]:
+        """Column values in `columns` order, as the dialect's driver takes them.
+
+        Protected tables get their index columns appended and, given a sealer, sealed values and
+        filled indexes; without one (tests, benches) values stay plaintext and indexes NULL.
+        """
         get = self._getter
         conv = self._converters[dialect]
+        if self.protected:
+            return self._protected_rows(events, conv, sealer)
         if not conv:
             return [get(e) for e in events]
         out = []
@@ -118,6 +143,21 @@ class FactTable:
             for i, fn in conv:
                 row[i] = fn(row[i])
             out.append(row)
+        return out
+
+    def _protected_rows(self, events: Iterable[Event], conv: tuple[tuple[int, Convert], ...],
+                        sealer: FactSealer | None) -> list[Any]:
+        get = self._getter
+        pad = [None] * len(self.protected)
+        out = []
+        for e in events:
+            row = list(get(e))
+            for i, fn in conv:
+                row[i] = fn(row[i])
+            row += pad
+            out.append(row)
+        if sealer is not None:
+            sealer.seal_rows(out, self.protected)
         return out
 
 
@@ -134,8 +174,12 @@ def build_fact_table(struct: type[Event], metadata: MetaData) -> FactTable:
     name = table_name(schema)
     cols: list[Column[Any]] = []
     converters: dict[str, list[tuple[int, Convert]]] = {"sqlite": [], "postgresql": []}
+    protected = [f for f in names if is_protected(f)]
     for i, field in enumerate(names):
         sql, nullable, lite, pg = _column_spec(field, fields[field])
+        if field in protected:
+            if type(sql) is not String:  # a token is text: an int "phone" could not hold one
+                raise TypeError(f"field {field!r}: a protected field (phone / ID card) must be a string")
         if field == "key":  # byte order, not a locale's: cheaper index inserts, same order for hex keys
             key_type = String(KEY_LENGTH).with_variant(String(KEY_LENGTH, collation="C"), "postgresql")
             cols.append(Column("key", key_type, primary_key=True))
@@ -146,12 +190,16 @@ def build_fact_table(struct: type[Event], metadata: MetaData) -> FactTable:
         for dialect, fn in (("sqlite", lite), ("postgresql", pg)):
             if fn is not None:
                 converters[dialect].append((i, fn))
+    # index columns go last, so every other column keeps its position (and tables their layout)
+    cols += [Column(f + INDEX_SUFFIX, String(INDEX_LENGTH), nullable=True, index=True) for f in protected]
+    positions = tuple((names.index(f), len(names) + j, f"{name}.{f}") for j, f in enumerate(protected))
     table = Table(name, metadata, *cols, Index(f"ix_{name}_source_seq", "source", "seq"))
     measure = next((m for m in MEASURE_FIELDS if m in fields and _is_numeric(fields[m])), None)
     dim = next((d for d in DIMENSION_FIELDS if d in fields), None)
     pg_types = tuple(re.sub(r"\(.*\)|COLLATE.*", "", c.type.compile(dialect=_PG)).strip().lower() for c in cols)
-    return FactTable(schema, struct, table, tuple(names), measure, dim, pg_types, attrgetter(*names),
-                     {k: tuple(v) for k, v in converters.items()})
+    columns = tuple(names) + tuple(f + INDEX_SUFFIX for f in protected)
+    return FactTable(schema, struct, table, columns, measure, dim, pg_types, attrgetter(*names),
+                     {k: tuple(v) for k, v in converters.items()}, positions)
 
 
 def _is_numeric(t: mi.Type) -> bool:

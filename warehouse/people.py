@@ -34,6 +34,17 @@ def normalise(value: str) -> str:
     return _SPACES.sub("", value).upper()
 
 
+def open_field(backend: CryptoBackend, value: str | None, context: str) -> str | None:
+    """A stored personal field in clear, whichever profile wrote it.
+
+    Under gm a plaintext value fails loudly (CryptoError): it was stored unprotected; under standard
+    a token left from gm is opened, or refused with a "re-encrypt" message.
+    """
+    if value is None or (backend.name not in ENCRYPTING_PROFILES and not value.startswith(TOKEN_VERSION + ".")):
+        return value
+    return backend.decrypt_field(value, context)
+
+
 class PersonProtector:
     """Seals and opens a person's phone and ID-card columns with the active crypto backend."""
 
@@ -57,11 +68,7 @@ class PersonProtector:
         }
 
     def _open_one(self, value: str | None, context: str) -> str | None:
-        # under gm a plaintext value fails loudly (CryptoError): the dimensions were loaded unprotected;
-        # under standard a token left from gm is opened, or refused with a "re-encrypt" message
-        if value is None or (not self.encrypts and not value.startswith(TOKEN_VERSION + ".")):
-            return value
-        return self.backend.decrypt_field(value, context)
+        return open_field(self.backend, value, context)
 
     def open(self, row: Any) -> tuple[str | None, str | None]:
         """(phone, id_card) in clear from a d_person row (a mapping or an object with those attributes)."""

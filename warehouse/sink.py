@@ -24,6 +24,7 @@ from datasources.base import Event, make_key
 from warehouse.bulk import insert_new, prepare, unique_by_key
 from warehouse.facts import FactTables
 from warehouse.ops import consumer_position, outbox
+from warehouse.protect import FactSealer
 from warehouse.rollups import DEFAULT_TZ, Increments
 from warehouse.sqltypes import UTC
 
@@ -64,11 +65,13 @@ class Sink:
     """Writes consumer batches exactly once; one instance per consumer, safe to share an engine."""
 
     def __init__(self, engine: Engine, tables: FactTables, *, tz: dt.tzinfo = DEFAULT_TZ,
-                 clock: Callable[[], dt.datetime] = _utcnow):
+                 clock: Callable[[], dt.datetime] = _utcnow, sealer: FactSealer | None = None):
+        """`sealer` protects personal fields at rest; the app always passes one, None suits tests and benches."""
         self.engine = engine
         self.tables = tables
         self.tz = tz
         self.clock = clock
+        self.sealer = sealer
 
     def write_batch(self, events: Sequence[Event], *, stream: str, group: str, consumer: str,
                     last_id: str, deltas: Callable[[list[Event]], dict[str, Any]]) -> BatchResult:
@@ -87,7 +90,7 @@ class Sink:
                 increments = Increments()
                 fresh_groups = []
                 for ft, evs in groups:
-                    fresh = insert_new(conn, ft, evs)
+                    fresh = insert_new(conn, ft, evs, self.sealer)
                     increments.add(ft, fresh)
                     fresh_groups.append((fresh, evs))
                 new_events = candidates
