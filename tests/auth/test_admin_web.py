@@ -311,3 +311,23 @@ def test_the_security_administrator_sets_a_unit_admins_data_scope(env: Any, as_:
     acc = accounts.get("scope_a")
     assert acc.unit_id == "U03" and {r.value for r in acc.roles} == {"unit_admin"}
     assert '"unit_after": "U03"' in events(engine, "role_change")[-1]["detail"]
+
+
+INJECTIONS = ["' OR '1'='1", "1; DROP TABLE auth_audit; --", "%' UNION SELECT hash FROM auth_audit --", "\x00",
+              "<script>alert(1)</script>", "9" * 400, "2026-13-45", "-1"]
+
+
+def test_injection_strings_in_every_audit_filter_are_harmless(env: Any, as_: Any) -> None:
+    _, _, engine = env
+    c = as_("audweb", "audit_admin")
+    with engine.connect() as conn:
+        before = len(conn.execute(select(auth_audit.c.id)).all())
+    for param in ("from", "to", "actor", "event", "result", "page"):
+        for bad in INJECTIONS:
+            for url in ("/admin/audit", "/admin/audit.csv"):
+                resp = c.get(url, query_string={param: bad})
+                assert resp.status_code in (200, 400, 429), (param, bad, url, resp.status_code)
+                assert "<script>alert" not in resp.text
+    with engine.connect() as conn:
+        assert len(conn.execute(select(auth_audit.c.id)).all()) >= before, "nothing was deleted"
+        assert audit.verify(conn) == []
