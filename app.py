@@ -195,6 +195,21 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return run_token(args, tokens_of(settings, engine), base, WALLS)
 
 
+def cmd_validate_screens() -> int:
+    """Check screens/*.yaml and playlists against the live metric catalogue; exit 1 on any error."""
+    import analytics.metrics  # noqa: F401 - importing registers every metric
+    from analytics.deltas import metrics
+    from screens.loader import Catalogue, format_errors, load_all
+    from warehouse.queries import NAMED_QUERIES
+
+    result = load_all(ROOT / "screens", Catalogue(metrics(), NAMED_QUERIES))
+    if result.errors:
+        print(format_errors(result.errors))
+        return 1
+    print(f"{len(result.screens)} screen(s) and {len(result.playlists)} playlist(s) valid")
+    return 0
+
+
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     from auth.cli import run_audit
 
@@ -461,6 +476,7 @@ def main(argv: list[str] | None = None) -> None:
     b = sub.add_parser("backfill", help="write simulated history into the warehouse")
     b.add_argument("--days", type=int, default=365)
     sub.add_parser("migrate", help="create or upgrade the warehouse schema and dimensions")
+    sub.add_parser("validate-screens", help="check screens and playlists against the metric catalogue")
     from auth.cli import add_parsers
 
     add_parsers(sub)
@@ -485,6 +501,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(cmd_users(settings, args))
     elif cmd == "audit":
         sys.exit(cmd_audit(settings, args))
+    elif cmd == "validate-screens":
+        sys.exit(cmd_validate_screens())
     elif cmd == "token":
         cmd_migrate(settings)
         sys.exit(cmd_token(settings, args))
