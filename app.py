@@ -147,6 +147,7 @@ def cmd_worker(settings: Settings, name: str) -> None:
 
     r = connect_redis(settings)
     engine, tables = warehouse(settings, "consumer")
+    register_screen_topics(screen_library())
     live = LiveState(r, settings.zone)
     pusher = Pusher(live, socketio_emitter(redis_url(settings), socketio_channel(settings)))
     tz = settings.zone
@@ -192,7 +193,7 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
 
     engine, _ = warehouse(settings, "web")
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    return run_token(args, tokens_of(settings, engine), base, WALLS)
+    return run_token(args, tokens_of(settings, engine), base, walls())
 
 
 def cmd_validate_screens() -> int:
@@ -269,6 +270,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     from auth.roles import parse_roles
     from auth.web import AuthContext, allowed_origins, auth_blueprint, install_guard, page_guard
     from callbacks.live_socket import SocketSessions, register_live_socket
+    from callbacks.screen_topics import wall_topics
     from datasources.registry import SYSTEMS
     from layouts.live_overview import layout
     from streams import health
@@ -283,6 +285,9 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     live = LiveState(r, settings.zone)
     engine, _tables = warehouse(settings, "web")
     systems = [(s.name, s.title_zh, s.title_en, s.expected_interval_s) for s in SYSTEMS.values()]
+    library = screen_library()
+    register_screen_topics(library)
+    known_walls = frozenset({f"screen:{s}" for s in library.screens} | {f"playlist:{p}" for p in library.playlists})
 
     # Dash pages: a page's layout function receives the URL's query (?lang=en), which a plain
     # app.layout function cannot see (Dash fetches it with a separate request).
@@ -293,8 +298,8 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     dash.register_page("live_overview", path="/", title="智慧机关事务 · 实时数据总览",
                        layout=page_guard(PAGES["/"], lambda lang="zh", **_query: layout(lang, systems), no_access))
     dash.register_page("wall", path_template="/wall/<name>", title="智慧机关事务 · 大屏",
-                       layout=page_guard(PAGES["/wall/<name>"], wall_layout(lambda lang: layout(lang, systems)),
-                                         no_access))
+                       layout=page_guard(PAGES["/wall/<name>"],
+                                         wall_layout(lambda lang: layout(lang, systems), known_walls), no_access))
     app.layout = dash.page_container
 
     origins = allowed_origins([settings.host, "localhost", "127.0.0.1"], settings.port, settings.public_url)
@@ -311,7 +316,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     install_guard(server, ctx)
     server.extensions["cc_auth"] = ctx  # for blueprints and tests that need the same context
     server.register_blueprint(auth_blueprint(ctx))
-    server.register_blueprint(admin_blueprint(ctx, walls=frozenset(WALLS),
+    server.register_blueprint(admin_blueprint(ctx, walls=known_walls,
                                               base_url=settings.public_url or f"http://{settings.host}:{settings.port}"))
     if settings.audit_syslog:
         from auth.syslog import AuditForwarder
@@ -353,24 +358,53 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
                         cors_allowed_origins=sorted(origins), max_http_buffer_size=65_536)
     guard = SocketSessions(socketio, sessions, ctx.cookie, wall_cookie=ctx.wall_cookie, wall_of=ctx.wall_principal,
                            revoked=tokens.revoked_since)
-    register_live_socket(socketio, live, {s.name: s.expected_interval_s for s in SYSTEMS.values()}, guard)
+    register_live_socket(socketio, live, {s.name: s.expected_interval_s for s in SYSTEMS.values()}, guard,
+                         wall_topics=lambda scope: wall_topics(scope, library.playlists))
     guard.start()
     return app, socketio
 
 
-# Walls a display token may be paired to. Until the screens issue brings screens/*.yaml, the one
-# live page stands in for the overview screen and the leadership playlist.
-WALLS = {"screen:overview", "playlist:leadership"}
+def screen_library():  # type: ignore[no-untyped-def]
+    """screens/*.yaml and playlists, validated against the metric catalogue; invalid files are logged and
+    left out (the app keeps serving every valid screen)."""
+    import analytics.metrics  # noqa: F401 - registers the metric catalogue
+    from analytics.deltas import metrics
+    from screens.loader import Catalogue, format_errors, load_all
+    from warehouse.queries import NAMED_QUERIES
+
+    result = load_all(ROOT / "screens", Catalogue(metrics(), NAMED_QUERIES))
+    if result.errors:
+        log.error("invalid screen files (left out):\n%s", format_errors(result.errors))
+    return result
 
 
-def wall_layout(page):  # type: ignore[no-untyped-def]
+def walls() -> frozenset[str]:
+    """What a display token may be paired to: every valid screen and playlist. Until the screen renderer
+    lands, /wall/<name> shows the live overview for each of them."""
+    lib = screen_library()
+    return frozenset({f"screen:{s}" for s in lib.screens} | {f"playlist:{p}" for p in lib.playlists})
+
+
+def register_screen_topics(lib) -> None:  # type: ignore[no-untyped-def]
+    """The same push topics in the worker (which pushes) and the web process (which subscribes)."""
+    import analytics.metrics  # noqa: F401
+    from analytics.deltas import metrics
+    from callbacks.screen_topics import screen_topics
+    from streams.topics import register_topic
+
+    kinds = {name: info.kind for name, info in metrics().items()}
+    for topic in screen_topics(lib.screens.values(), kinds):
+        register_topic(topic)
+
+
+def wall_layout(page, known: frozenset[str]):  # type: ignore[no-untyped-def]
     """/wall/<name>[?kiosk=1]: what a paired display (or a signed-in viewer) shows; only its own wall."""
     from dash import html
     from flask import g
 
     def build(name: str = "", lang: str = "zh", kiosk: str = "", **_query):  # type: ignore[no-untyped-def]
         who = g.get("principal")
-        if not ({f"screen:{name}", f"playlist:{name}"} & WALLS) or (who.kind == "wall" and not who.shows(name)):
+        if not ({f"screen:{name}", f"playlist:{name}"} & known) or (who.kind == "wall" and not who.shows(name)):
             return no_access()
         return html.Div(page(lang), className="lv-kiosk" if kiosk == "1" else "")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 
 from auth.roles import Perm, Role, permissions
 
@@ -143,6 +144,7 @@ SOCKET_EVENTS: dict[str, str] = {
 # a topic a wall may subscribe to carries counts and masked values only (SECURITY.md)
 TOPICS: dict[str, str] = {
     "overview": f"{Perm.LIVE_VIEW}|{Perm.WALL_VIEW}",
+    "screen:*": f"{Perm.LIVE_VIEW}|{Perm.WALL_VIEW}",  # a wall: only the screens it is paired to (live_socket)
 }
 
 
@@ -156,6 +158,13 @@ def home_for(roles: frozenset[Role]) -> str:
     if Perm.AUDIT_READ in perms:
         return "/admin/audit"
     return "/no-access"
+
+
+def topic_rule(name: str) -> str | None:
+    """The rule of a push topic: its own entry, else the first pattern (screen:*) it matches."""
+    if name in TOPICS:
+        return TOPICS[name]
+    return next((rule for pattern, rule in TOPICS.items() if fnmatchcase(name, pattern)), None)
 
 
 def rule_for(table: Mapping[str, str], key: str) -> str | None:

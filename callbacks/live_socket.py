@@ -98,7 +98,10 @@ class SocketSessions:
 
 
 def register_live_socket(socketio: SocketIO, live: LiveState, expect: Mapping[str, float], guard: SocketSessions,
-                         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC), *,
+                         wall_topics: Callable[[str], frozenset[str]] = lambda _scope: frozenset({"overview"})) -> None:
+    """`wall_topics(scope)`: the topics a wall paired to that playlist or screen may subscribe to."""
+
     @socketio.on("connect", namespace=NAMESPACE)
     def connect(_auth: Any = None) -> bool:
         who = guard.principal()
@@ -123,7 +126,8 @@ def register_live_socket(socketio: SocketIO, live: LiveState, expect: Mapping[st
         unknown = [t for t in topics if not isinstance(t, str) or t not in TOPICS]
         if unknown:
             return {"error": f"unknown topics: {unknown[:5]}"}
-        refused = [t for t in topics if not access.allows(access.TOPICS.get(t, "no rule"), who)]
+        refused = [t for t in topics if not access.allows(access.topic_rule(t) or "no rule", who)
+                   or (who.kind == "wall" and t not in wall_topics(who.scope))]
         if refused:
             return {"error": f"not allowed: {refused[:5]}"}
         for t in topics:  # join first: an update between the read and the join would be lost

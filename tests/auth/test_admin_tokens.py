@@ -1,7 +1,7 @@
 """The tokens page (security administrator): list, issue (the secret shown once), revoke; refusals for the other
 administrators and for posts without the form token; and the rate limit on the audit CSV export.
 
-Runs on the real app of the `web` fixture (create_web passes the walls of app.WALLS and the base URL).
+Runs on the real app of the `web` fixture (create_web passes the walls of app.walls() and the base URL).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import redis
 from flask import Flask
 
-from app import WALLS
+from app import walls
 from auth.sessions import SessionStore
 from tests.auth.conftest import origin
 from tests.auth.test_admin_web import account, events, post
@@ -62,7 +62,7 @@ def test_the_security_administrator_lists_tokens_with_both_issue_forms(tokens_ap
     page = c.get("/admin/tokens")
     assert page.status_code == 200 and "<script" not in page.text and "令牌管理" in page.text
     assert 'href="/admin/tokens" class="ad-on"' in page.text, "linked from the admin navigation"
-    assert all(f'<option value="{w}">' in page.text for w in WALLS)
+    assert all(f'<option value="{w}">' in page.text for w in walls())
     assert '<option value="canteen">' in page.text and 'name="kind" value="source"' in page.text
     row = row_of(page.text, info.id)
     assert "数据源令牌" in row and "system:canteen" in row and "listed" in row and "有效" in row
