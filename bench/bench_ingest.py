@@ -35,25 +35,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (  # noqa: E402
+from bench.measure import STAGE_ORDER, Stages, instrument_consumer, machine, table, write_json  # noqa: E402
+from bench.services import child, redis_server, stop_process  # noqa: E402
+from bench.stores import (  # noqa: E402
     GROUP,
     PG_URL,
-    STAGE_ORDER,
-    Stages,
-    child,
     create_groups,
-    instrument_consumer,
     live_event_total,
-    load_workload,
-    machine,
     prepare_warehouse,
-    redis_server,
     scratch_db,
-    stop_process,
-    table,
     warehouse_rows,
-    write_json,
 )
+from bench.workload import load_workload  # noqa: E402
 from streams.redis_conn import connect  # noqa: E402
 
 GO, DONE = "bench:go", "bench:done"
@@ -66,7 +59,8 @@ def consume(args: argparse.Namespace) -> None:
     import cProfile
     import pstats
 
-    from bench.common import TZ, cpu_seconds, rss_mb
+    from bench.measure import cpu_seconds, rss_mb
+    from bench.workload import TZ
     from streams.consumer import StreamConsumer
     from streams.live_state import LiveState
     from warehouse.db import make_engine

@@ -40,25 +40,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import (  # noqa: E402
-    PG_URL,
-    ClientProcs,
-    child,
-    client_kind,
-    cpu_seconds,
-    create_groups,
-    load_workload,
-    machine,
-    percentiles,
-    prepare_warehouse,
-    redis_server,
-    scratch_db,
-    start_push_stack,
-    stop_process,
-    table,
-    warehouse_rows,
-    write_json,
-)
+from bench.clients import ClientProcs, client_kind  # noqa: E402
+from bench.measure import cpu_seconds, machine, percentiles, table, write_json  # noqa: E402
+from bench.push_stack import start_push_stack  # noqa: E402
+from bench.services import child, redis_server, stop_process  # noqa: E402
+from bench.stores import PG_URL, create_groups, prepare_warehouse, scratch_db, warehouse_rows  # noqa: E402
+from bench.workload import load_workload  # noqa: E402
 from streams.redis_conn import connect  # noqa: E402
 
 TARGET_P95_MS = 150.0

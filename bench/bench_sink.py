@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 
-from bench.common import scratch_db
+from bench.stores import scratch_db
 from datasources.base import Event
 from tests.warehouse.samples import STRUCTS, T0, make_events
 from warehouse.db import make_engine

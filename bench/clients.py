@@ -1,0 +1,166 @@
+"""Socket.IO clients of the live socket, as browsers: python-socketio clients on the websocket
+transport with a signed-in session's cookie, subscribed to a topic, noting when every `update` arrives.
+
+They run in child processes (`python -m bench.common clients ...`) so that their CPU and GIL
+hand-offs stay out of the bench's own process and can be measured apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.services import child, stop_process
+
+
+def client_kind(requested: str = "auto") -> str:
+    """`async` (socketio.AsyncClient; needs aiohttp for websockets) or `threading` (socketio.Client).
+
+    The threading client runs ~4 OS threads per client; with 100 or more clients in a process on 2
+    cores their GIL hand-offs add tens to hundreds of ms to what is measured, so `auto` prefers the
+    asyncio client (one thread per process) when aiohttp is installed.
+    """
+    if requested != "auto":
+        return requested
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return "threading"
+    return "async"
+
+
+def _on_update(samples: list[tuple[float, int, int]]) -> Callable[[dict], None]:
+    def on_update(msg: dict) -> None:
+        recv = time.time()
+        srcs = msg.get("sources") or {}
+        newest = max((s.get("last", 0) for s in srcs.values()), default=0)
+        samples.append((recv, newest, int(msg.get("t", 0))))
+
+    return on_update
+
+
+def _finish_clients(out_path: str, samples: list, connected: int, n: int, errors: list[str]) -> None:
+    result = {"clients": n, "samples": list(samples), "connect_errors": errors, "connected_at_end": connected}
+    Path(out_path).write_text(json.dumps(result))
+    # a clean disconnect takes ~3 s per threading client; the server sees the sockets close when we exit
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kind: str = "auto",
+                cookie: str = "") -> None:
+    """N python-socketio clients (websocket transport) subscribed to `topic` in this process.
+
+    Prints `ready` once all are subscribed, records (receipt wall time, newest event ms in the
+    message, flush time ms) for every `update`, and on a `stop` line on stdin writes the samples
+    as JSON to out_path and exits.
+    """
+    import socketio
+
+    from streams.push import NAMESPACE
+
+    samples: list[tuple[float, int, int]] = []
+    errors: list[str] = []
+    if client_kind(kind) == "async":
+        import asyncio
+
+        async def main() -> None:
+            clients: list[Any] = []
+
+            async def one() -> None:
+                c = socketio.AsyncClient(reconnection=False)
+                c.on("update", _on_update(samples), namespace=NAMESPACE)
+                for attempt in range(5):
+                    try:
+                        await c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10,
+                                        headers={"Cookie": cookie})
+                        break
+                    except Exception as exc:  # noqa: BLE001 - retried, then reported
+                        if attempt == 4:
+                            raise
+                        errors.append(str(exc))
+                        await asyncio.sleep(0.5)
+                snap = await c.call("subscribe", {"topics": [topic]}, namespace=NAMESPACE, timeout=30)
+                if not isinstance(snap, dict) or "error" in snap:
+                    raise RuntimeError(f"subscribe failed: {snap}")
+                clients.append(c)
+
+            for i in range(0, n, 10):
+                await asyncio.gather(*(one() for _ in range(min(10, n - i))))
+            print("ready", flush=True)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+            _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors)
+
+        asyncio.run(main())
+        return
+    clients = []
+    for _ in range(n):
+        c = socketio.Client(reconnection=False)
+        c.on("update", _on_update(samples), namespace=NAMESPACE)
+        for attempt in range(5):
+            try:
+                c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10,
+                          headers={"Cookie": cookie})
+                break
+            except Exception as exc:  # noqa: BLE001 - retried, then reported
+                if attempt == 4:
+                    raise
+                errors.append(str(exc))
+                time.sleep(0.5)
+        snap = c.call("subscribe", {"topics": [topic]}, namespace=NAMESPACE, timeout=30)
+        if not isinstance(snap, dict) or "error" in snap:
+            raise RuntimeError(f"subscribe failed: {snap}")
+        clients.append(c)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors)
+
+
+class ClientProcs:
+    """Socket.IO clients spread over a few processes (threading clients: ~4 threads each)."""
+
+    def __init__(self, url: str, n: int, procs: int, tmp: Path, kind: str = "auto", cookie: str = ""):
+        self.kind = client_kind(kind)
+        self.parts = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+        self.parts = [p for p in self.parts if p]
+        self.paths = [tmp / f"clients-{i}.json" for i in range(len(self.parts))]
+        self.procs = [child(["bench.common", "clients", "--url", url, "--n", str(k), "--out", str(p),
+                             "--kind", self.kind, "--cookie", cookie],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                      for k, p in zip(self.parts, self.paths)]
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        for p in self.procs:
+            while True:
+                line = p.stdout.readline()  # type: ignore[union-attr]
+                if line.strip() == "ready":
+                    break
+                if not line or time.monotonic() > deadline:
+                    raise RuntimeError("a client process did not get ready")
+
+    def stop(self) -> list[dict[str, Any]]:
+        results = []
+        for p in self.procs:
+            with contextlib.suppress(BrokenPipeError):
+                p.stdin.write("stop\n")  # type: ignore[union-attr]
+                p.stdin.flush()  # type: ignore[union-attr]
+        for p, path in zip(self.procs, self.paths):
+            try:
+                p.wait(120)
+            except subprocess.TimeoutExpired:
+                stop_process(p)
+            if path.exists():
+                results.append(json.loads(path.read_text()))
+        return results
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
