@@ -5,8 +5,9 @@ from __future__ import annotations
 import redis
 from sqlalchemy import Engine
 
-from tests.fault.harness import (Figures, Ledger, Verdict, assert_live_matches_warehouse, dead_letters, drained,
-                                 failed_tries, stored_keys, wait_until)
+from tests.fault.ledger import Ledger, Verdict
+from tests.fault.probes import Figures, assert_live_matches_warehouse, dead_letters, drained, failed_tries, stored_keys
+from tests.fault.services import wait_until
 from tests.warehouse.checks import assert_rollups_match_facts
 from warehouse.facts import FactTables
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.fault.harness import Figures, PrivatePostgres, RedisServer, Workers, private_pg_unavailable
+from tests.fault.probes import Figures
+from tests.fault.services import PrivatePostgres, RedisServer, Workers, private_pg_unavailable
 from tests.streams.schemas import Gate, Meal
 from warehouse.db import make_engine
 from warehouse.facts import FactTables

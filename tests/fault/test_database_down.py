@@ -25,8 +25,10 @@ import pytest
 from streams.redis_conn import connect
 from tests.fault.checks import assert_exactly_once, settle
 from tests.fault.conftest import WarehouseDb
-from tests.fault.harness import (EventMaker, Ledger, Load, PrivatePostgres, Sampler, backlog, dead_letters,
-                                 failed_tries, producer_for, rate, row_count, wait_until)
+from tests.fault.ledger import Ledger
+from tests.fault.load import EventMaker, Load, producer_for
+from tests.fault.probes import Sampler, backlog, dead_letters, failed_tries, rate, row_count
+from tests.fault.services import PrivatePostgres, wait_until
 
 pytestmark = pytest.mark.fault
 

@@ -23,8 +23,11 @@ from settings import load_settings
 from streams.redis_conn import connect
 from tests.fault.checks import assert_exactly_once, settle
 from tests.fault.conftest import sqlite_warehouse
-from tests.fault.harness import CODEC, EventMaker, Ledger, Op, drained, producer_for, submit_all, wait_until
+from tests.fault.ledger import Ledger, Op
+from tests.fault.load import CODEC, EventMaker, producer_for, submit_all
+from tests.fault.probes import drained
 from tests.fault.proc_consumer import build_worker
+from tests.fault.services import wait_until
 
 pytestmark = pytest.mark.fault
 

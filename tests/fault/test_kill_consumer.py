@@ -19,7 +19,9 @@ import pytest
 
 from streams.redis_conn import connect
 from tests.fault.checks import assert_exactly_once, settle
-from tests.fault.harness import GROUP, STREAMS, EventMaker, Ledger, Load, producer_for, wait_until
+from tests.fault.ledger import Ledger
+from tests.fault.load import GROUP, STREAMS, EventMaker, Load, producer_for
+from tests.fault.services import wait_until
 
 pytestmark = pytest.mark.fault
 

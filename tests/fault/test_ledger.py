@@ -6,7 +6,7 @@ import collections
 
 import pytest
 
-from tests.fault.harness import Ledger, Op
+from tests.fault.ledger import Ledger, Op
 
 pytestmark = pytest.mark.fault
 

@@ -17,8 +17,10 @@ import pytest
 
 from streams.redis_conn import connect
 from tests.fault.checks import assert_exactly_once, settle
-from tests.fault.harness import (CODEC, EventMaker, Ledger, Load, Sampler, backlog, dead_letters, producer_for,
-                                 wait_until)
+from tests.fault.ledger import Ledger
+from tests.fault.load import CODEC, EventMaker, Load, producer_for
+from tests.fault.probes import Sampler, backlog, dead_letters
+from tests.fault.services import wait_until
 
 pytestmark = pytest.mark.fault
 

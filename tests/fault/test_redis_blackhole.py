@@ -33,9 +33,11 @@ from streams import health
 from streams.live_state import LiveState
 from streams.redis_conn import SOCKET_TIMEOUT_S, connect
 from tests.fault.checks import assert_exactly_once, settle
-from tests.fault.harness import (PY, ROOT, STREAMS, EventMaker, Ledger, Load, free_port, producer_for, sql_ping,
-                                 wait_until)
+from tests.fault.ledger import Ledger
+from tests.fault.load import STREAMS, EventMaker, Load, producer_for
+from tests.fault.probes import sql_ping
 from tests.fault.proxy import BlackholeProxy
+from tests.fault.services import PY, ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.fault
 

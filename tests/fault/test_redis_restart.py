@@ -20,7 +20,10 @@ import pytest
 
 from streams.redis_conn import connect
 from tests.fault.checks import assert_exactly_once, settle, verdict
-from tests.fault.harness import EventMaker, Ledger, Load, backlog, producer_for, wait_until
+from tests.fault.ledger import Ledger
+from tests.fault.load import EventMaker, Load, producer_for
+from tests.fault.probes import backlog
+from tests.fault.services import wait_until
 
 pytestmark = pytest.mark.fault
 
