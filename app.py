@@ -270,6 +270,8 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     from auth.roles import parse_roles
     from auth.web import AuthContext, allowed_origins, auth_blueprint, install_guard, page_guard
     from callbacks.live_socket import SocketSessions, register_live_socket
+    from analytics.deltas import metrics
+    from callbacks.screen_pages import screen_layouts
     from callbacks.screen_topics import wall_topics
     from datasources.registry import SYSTEMS
     from layouts.live_overview import layout
@@ -287,6 +289,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     systems = [(s.name, s.title_zh, s.title_en, s.expected_interval_s) for s in SYSTEMS.values()]
     library = screen_library()
     register_screen_topics(library)
+    kinds = {name: info.kind for name, info in metrics().items()}
     known_walls = frozenset({f"screen:{s}" for s in library.screens} | {f"playlist:{p}" for p in library.playlists})
 
     # Dash pages: a page's layout function receives the URL's query (?lang=en), which a plain
@@ -297,9 +300,11 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     server.config["SECRET_KEY"] = settings.secret_key
     dash.register_page("live_overview", path="/", title="智慧机关事务 · 实时数据总览",
                        layout=page_guard(PAGES["/"], lambda lang="zh", **_query: layout(lang, systems), no_access))
+    screens_page, wall_page = screen_layouts(library, kinds, no_access)
+    dash.register_page("screens", path_template="/screens/<screen_id>", title="智慧机关事务 · 大屏",
+                       layout=page_guard(PAGES["/screens/<screen_id>"], screens_page, no_access))
     dash.register_page("wall", path_template="/wall/<name>", title="智慧机关事务 · 大屏",
-                       layout=page_guard(PAGES["/wall/<name>"],
-                                         wall_layout(lambda lang: layout(lang, systems), known_walls), no_access))
+                       layout=page_guard(PAGES["/wall/<name>"], wall_page, no_access))
     app.layout = dash.page_container
 
     origins = allowed_origins([settings.host, "localhost", "127.0.0.1"], settings.port, settings.public_url)
@@ -395,20 +400,6 @@ def register_screen_topics(lib) -> None:  # type: ignore[no-untyped-def]
     kinds = {name: info.kind for name, info in metrics().items()}
     for topic in screen_topics(lib.screens.values(), kinds):
         register_topic(topic)
-
-
-def wall_layout(page, known: frozenset[str]):  # type: ignore[no-untyped-def]
-    """/wall/<name>[?kiosk=1]: what a paired display (or a signed-in viewer) shows; only its own wall."""
-    from dash import html
-    from flask import g
-
-    def build(name: str = "", lang: str = "zh", kiosk: str = "", **_query):  # type: ignore[no-untyped-def]
-        who = g.get("principal")
-        if not ({f"screen:{name}", f"playlist:{name}"} & known) or (who.kind == "wall" and not who.shows(name)):
-            return no_access()
-        return html.Div(page(lang), className="lv-kiosk" if kiosk == "1" else "")
-
-    return build
 
 
 def tokens_of(settings: Settings, engine):  # type: ignore[no-untyped-def]

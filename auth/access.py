@@ -127,6 +127,7 @@ PAGES: dict[str, str] = {
     "/": Perm.LIVE_VIEW,
     # a wall sees only the screen or playlist it is paired to (checked by name in the page itself)
     "/wall/<name>": f"{Perm.LIVE_VIEW}|{Perm.WALL_VIEW}",
+    "/screens/<screen_id>": f"{Perm.LIVE_VIEW}|{Perm.WALL_VIEW}",
 }
 
 # Dash callbacks by their output id (the keys of app.callback_map).

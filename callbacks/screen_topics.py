@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
-from screens.model import KpiPanel, Playlist, Screen, TrendPanel
+from screens.model import AlarmTickerPanel, HeatmapPanel, KpiPanel, Playlist, Screen, TrendPanel
+from screens.rules import kind_of
 from streams.topics import Topic
 
 _PLACEHOLDER = re.compile(r"\{[a-z][a-z0-9_]*\}")
+ALARM_LEVELS = "security.open.*"  # what an alarm ticker shows until alarms have their own stream
 
 
 def topic_name(screen_id: str) -> str:
@@ -33,26 +35,6 @@ def _bindings(panel: object) -> Iterator[str]:
                 yield s.bind.live
 
 
-def _shape(key: str) -> str:
-    return _PLACEHOLDER.sub("{}", key)
-
-
-def kind_of(key: str, kinds: Mapping[str, str]) -> str | None:
-    """The kind (sum, level, last) of a bound key: a catalogue name, a member of a family, or a family
-    written with other placeholder names (a screen parameter such as {building})."""
-    if key in kinds:
-        return kinds[key]
-    shape = _shape(key)
-    for name, kind in kinds.items():
-        if "{" not in name:
-            continue
-        if _shape(name) == shape:
-            return kind
-        if "{" not in key and re.fullmatch(re.escape(_shape(name)).replace(r"\{\}", "[^.]+"), key):
-            return kind
-    return None
-
-
 def screen_topic(screen: Screen, kinds: Mapping[str, str]) -> Topic:
     """What `screen:<id>` carries: today's totals, minute series, levels and newest values of its bindings."""
     sums: set[str] = set()
@@ -62,9 +44,13 @@ def screen_topic(screen: Screen, kinds: Mapping[str, str]) -> Topic:
     lasts: set[str] = set()
     minutes = 60
     for panel in screen.panels:
-        wants_series = isinstance(panel, TrendPanel) or (isinstance(panel, KpiPanel) and panel.sparkline)
+        if isinstance(panel, AlarmTickerPanel):
+            levels.add(ALARM_LEVELS)
+        wants_series = isinstance(panel, TrendPanel | HeatmapPanel) or (isinstance(panel, KpiPanel) and panel.sparkline)
         if isinstance(panel, TrendPanel):
             minutes = max(minutes, panel.window_min)
+        if isinstance(panel, HeatmapPanel):
+            minutes = 1440  # hour x row cells of the whole day
         for key in _bindings(panel):
             pattern = _PLACEHOLDER.sub("*", key)
             kind = kind_of(key, kinds)

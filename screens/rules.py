@@ -69,6 +69,26 @@ class Catalogue:
         return f"unknown query '{name}'; {hint + ' ' if hint else ''}known queries: {', '.join(sorted(self.queries))}"
 
 
+def _shape(key: str) -> str:
+    return re.sub(r"\{[a-z][a-z0-9_]*\}", "{}", key)
+
+
+def kind_of(key: str, kinds: Mapping[str, str]) -> str | None:
+    """The kind (sum, level, last) of a bound key: a catalogue name, a member of a family, or a family
+    written with other placeholder names (a screen parameter such as {building})."""
+    if key in kinds:
+        return kinds[key]
+    shape = _shape(key)
+    for name, kind in kinds.items():
+        if "{" not in name:
+            continue
+        if _shape(name) == shape:
+            return kind
+        if "{" not in key and re.fullmatch(re.escape(_shape(name)).replace(r"\{\}", "[^.]+"), key):
+            return kind
+    return None
+
+
 def _span(lo: int, hi: int) -> str:
     return str(lo) if lo == hi else f"{lo}..{hi}"
 

@@ -8,7 +8,8 @@ import pytest
 
 import analytics.metrics  # noqa: F401 - registers the metric catalogue
 from analytics.deltas import metrics
-from callbacks.screen_topics import kind_of, screen_topic, wall_topics
+from callbacks.screen_topics import screen_topic, wall_topics
+from screens.rules import kind_of
 from screens.loader import Catalogue, load_all
 from warehouse.queries import NAMED_QUERIES
 
@@ -42,6 +43,7 @@ def test_the_overview_topic_carries_its_kpis(lib, kinds: dict[str, str]) -> None
     assert "canteen.meals" in topic.compare, "compare: [same_day_last_week]"
     assert "passage.on_site" in topic.levels and "passage.on_site" not in topic.sums
     assert topic.wants("sums", "canteen.meals") and not topic.wants("sums", "energy.water")
+    assert topic.wants("levels", "security.open.high"), "the alarm ticker shows open alarms by severity"
 
 
 def test_every_shipped_screen_has_a_topic_with_something_to_push(lib, kinds: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

@@ -43,7 +43,7 @@ def test_a_wall_sees_its_own_wall_only(walls: Any) -> None:
     assert c.get("/_dash-layout").status_code == 200
     own = c.post("/_dash-update-component", json=pages_body("/wall/leadership", "?kiosk=1"),
                  headers={"Origin": origin(c)})
-    assert own.status_code == 200 and "lv-kiosk" in own.text and "no-access" not in own.text
+    assert own.status_code == 200 and "sc-kiosk" in own.text and "no-access" not in own.text
     other = c.post("/_dash-update-component", json=pages_body("/wall/overview"), headers={"Origin": origin(c)})
     assert other.status_code == 200 and "no-access" in other.text
     home = c.post("/_dash-update-component", json=pages_body("/"), headers={"Origin": origin(c)})

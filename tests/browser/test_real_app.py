@@ -115,6 +115,19 @@ def real_app(tmp_path: Path) -> Iterator[RealApp]:
     app.stop_redis()
 
 
+def settlements(n: int, seq0: int) -> list[Any]:
+    """Lunch payments at a canteen window now: each one is a meal on the screens' KPI cards."""
+    from decimal import Decimal
+
+    from datasources.canteen.schemas import CanteenSettlement, Dish
+
+    now = dt.datetime.now(dt.UTC)
+    dish = Dish(dish_id="D001", name="红烧肉", qty=1, price=Decimal("12.50"))
+    return [CanteenSettlement(source="test.canteen", ts=now, key=make_key(now), seq=seq0 + i, txn_id=f"T{seq0 + i}",
+                              person_id="P00001", unit_id="U01", canteen_id="CT1", window_id="CT1-W1", meal="lunch",
+                              method="card", items=(dish,), amount=Decimal("12.50")) for i in range(n)]
+
+
 def camera_events(n: int, seq0: int) -> list[Any]:
     now = dt.datetime.now(dt.UTC)
     return [canteen.CanteenCameraStatus(source="test.canteen", ts=now, key=make_key(now), seq=seq0 + i,
@@ -169,9 +182,10 @@ def test_a_paired_wall_receives_masked_data_only_and_blanks_when_revoked(page_lo
         f if isinstance(f, str) else f.decode(errors="replace"))))
     page.goto(pair_url.replace("http://127.0.0.1:8050", real_app.url))
     expect(page).to_have_url(real_app.url + "/wall/leadership?kiosk=1")
-    expect(page.locator("#lv-status")).to_have_text("已连接", timeout=WAIT)
-    real_app.producer().submit(camera_events(5, 1))
-    expect(page.locator("#lv-card-canteen .lv-card-total")).to_have_text("5", timeout=WAIT)
+    expect(page.locator('.sc-slide[data-screen="overview"]')).to_be_visible(timeout=WAIT)
+    expect(page.locator(".sc-banner")).to_be_hidden(timeout=WAIT)
+    real_app.producer().submit(settlements(5, 1))
+    expect(page.locator("#overview--meals_today .sc-num")).to_have_text("5", timeout=WAIT)
     assert page.evaluate("document.cookie") == "", "the display cookie is HttpOnly"
 
     compound = build_compound(7)

@@ -1,0 +1,112 @@
+"""The YAML screens in headless Chromium on the real `app.py run`: every shipped screen renders at wall sizes
+and pixel ratios with no console error, no scrollbar and nothing from outside 127.0.0.1; an event XADDed to
+Redis shows on the canteen screen; the leadership playlist rotates without reloading the page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import SCREENS, PageLog, _is_local
+from tests.browser.test_real_app import WAIT, RealApp, settlements
+
+SHIPPED = ["overview", "canteen", "security", "energy", "vehicles", "property"]
+SIZES = [(1366, 768, 1), (1920, 1080, 1), (1920, 1080, 1.25), (3840, 2160, 1.5), (5760, 2160, 1)]
+
+
+@pytest.fixture(scope="module")
+def app_signed_in(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[tuple[RealApp, list[dict]]]:
+    """One real app for the module and the cookies of a signed-in leadership viewer."""
+    app = RealApp(tmp_path_factory.mktemp("screens"))
+    app.start()
+    context = browser.new_context()
+    page = context.new_page()
+    app.sign_in_viewer(page, "screens.viewer")
+    cookies = context.cookies()
+    context.close()
+    yield app, cookies
+    app.kill()
+    app.stop_redis()
+
+
+def new_page(browser: Any, cookies: list[dict], width: int, height: int, scale: float) -> tuple[Any, PageLog]:
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=scale,
+                                  service_workers="block")
+    context.add_cookies(cookies)
+    page = context.new_page()
+    log = PageLog(page)
+    context.route("**/*", lambda r: r.continue_() if _is_local(r.request.url) else (log.external.append(
+        r.request.url), r.abort()))
+    page.on("console", lambda msg: log.console_errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: log.console_errors.append(f"uncaught: {exc}"))
+    return page, log
+
+
+def no_overflow(page: Any) -> bool:
+    return page.evaluate("() => { const s = document.scrollingElement;"
+                         " return s.scrollWidth <= innerWidth && s.scrollHeight <= innerHeight; }")
+
+
+@pytest.mark.parametrize("width,height,scale", SIZES)
+def test_every_shipped_screen_fits_the_wall(app_signed_in: Any, browser: Any, width: int, height: int,
+                                            scale: float) -> None:
+    app, cookies = app_signed_in
+    page, log = new_page(browser, cookies, width, height, scale)
+    for screen in SHIPPED:
+        page.goto(f"{app.url}/screens/{screen}?kiosk=1")
+        expect(page.locator(f'.sc-slide[data-screen="{screen}"]')).to_be_visible(timeout=WAIT)
+        expect(page.locator(".sc-panel").first).to_be_visible()
+        assert no_overflow(page), f"{screen} at {width}x{height}@{scale} has scrollbars"
+        box = page.locator(".sc-canvas").first.bounding_box()
+        assert box and box["width"] <= width + 1 and box["height"] <= height + 1, (screen, box)
+        if (width, height, scale) in ((1920, 1080, 1), (3840, 2160, 1.5), (1366, 768, 1)):
+            SCREENS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENS / f"screen_{screen}_{width}x{height}.png"))
+    page.context.close()
+    assert not log.external, f"requests left 127.0.0.1: {log.external}"
+    assert log.unexpected_errors() == [], log.console_errors
+
+
+def test_an_event_xadded_shows_on_the_canteen_screen(app_signed_in: Any, browser: Any) -> None:
+    app, cookies = app_signed_in
+    page, log = new_page(browser, cookies, 1920, 1080, 1)
+    page.goto(f"{app.url}/screens/canteen")
+    num = page.locator('.sc-panel[data-panel="meals_today"] .sc-num')
+    expect(page.locator(".sc-banner")).to_be_hidden(timeout=WAIT)
+    expect(num).not_to_have_text("—", timeout=WAIT)
+    before = int(re.sub(r"[^\d]", "", num.inner_text()) or 0)
+    app.producer().submit(settlements(7, 1))
+    expect(num).to_have_text(f"{before + 7:,}", timeout=WAIT)
+    page.context.close()
+    assert log.unexpected_errors() == [], log.console_errors
+
+
+def test_the_leadership_wall_rotates_without_reloading(app_signed_in: Any, browser: Any) -> None:
+    app, cookies = app_signed_in
+    page, log = new_page(browser, cookies, 1920, 1080, 1)
+    page.goto(f"{app.url}/wall/leadership?kiosk=1")
+    slides = page.locator(".sc-slide")
+    expect(slides.first).to_be_visible(timeout=WAIT)
+    assert slides.count() == 6
+    page.evaluate("window.__marker = 1")
+    first = page.locator(".sc-slide:visible").get_attribute("data-screen")
+    dwell = int(slides.first.get_attribute("data-dwell"))
+    assert dwell >= 5
+    expect(page.locator(f'.sc-slide[data-screen="{first}"]')).to_be_hidden(timeout=(dwell + 10) * 1000)
+    assert page.evaluate("window.__marker") == 1, "rotation must not reload the page"
+    page.context.close()
+    assert log.unexpected_errors() == [], log.console_errors
+
+
+def test_invalid_screens_are_reported_by_the_page(app_signed_in: Any, browser: Any) -> None:
+    app, cookies = app_signed_in
+    page, log = new_page(browser, cookies, 1366, 768, 1)
+    page.goto(f"{app.url}/screens/no_such_screen")
+    expect(page.locator("#sc-error-page")).to_contain_text("no_such_screen", timeout=WAIT)
+    page.context.close()
+    assert log.unexpected_errors() == [], log.console_errors
+
