@@ -41,8 +41,8 @@ def figures(request: pytest.FixtureRequest) -> Iterator[Figures]:
 def redis_server(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
     servers: list[RedisServer] = []
 
-    def make(appendonly: bool = True, name: str = "redis") -> RedisServer:
-        srv = RedisServer(tmp_path / name, appendonly=appendonly)
+    def make(appendonly: bool = True, name: str = "redis", appendfsync: str = "everysec") -> RedisServer:
+        srv = RedisServer(tmp_path / name, appendonly=appendonly, appendfsync=appendfsync)
         srv.start()
         servers.append(srv)
         return srv

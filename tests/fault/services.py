@@ -54,10 +54,12 @@ def wait_until(pred: Callable[[], Any], timeout: float, what: str, every: float 
 class RedisServer:
     """A private redis-server on a TCP port with its own dir; kill -9 and restart on the same dir/port."""
 
-    def __init__(self, directory: Path, *, appendonly: bool = True, port: int | None = None):
+    def __init__(self, directory: Path, *, appendonly: bool = True, port: int | None = None,
+                 appendfsync: str = "everysec"):
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -68,7 +70,7 @@ class RedisServer:
     def start(self, timeout: float = 20.0) -> float:
         """Start (or restart) on the same dir and port; returns seconds until it answered PING."""
         args = [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
+                "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", self.appendfsync,
                 "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no", "--protected-mode", "no",
                 "--logfile", str(self.dir / "redis.log")]
         t0 = time.monotonic()

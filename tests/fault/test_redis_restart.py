@@ -1,12 +1,16 @@
-"""kill -9 and restart of Redis under load, with AOF everysec, and the negative control without it.
+"""kill -9 and restart of Redis under load: AOF always, AOF everysec, and the negative control without AOF.
 
 A private redis-server (its own port and dir) takes a steady 2,000 events/s from a producer
 and feeds two worker processes. The workers are paused (SIGSTOP) for 2 s before Redis is
 killed, so a backlog of accepted but unconsumed entries exists at the crash; they resume at
 once and must recover by themselves when Redis comes back on the same dir and port.
 
-With `appendonly yes` (what the product requires): while Redis is down every submit is
-refused (Unavailable), none accepted; after the restart lost 0, duplicated 0. With
+With `appendonly yes` (what the product requires) while Redis is down every submit is refused
+(Unavailable), none accepted. After the restart, with `appendfsync always`: lost 0, duplicated 0.
+With `appendfsync everysec` Redis may acknowledge writes it has not yet written to the AOF: while a
+background fsync is still running it postpones the write for up to 2 s (Redis 7.0 aof.c), so a
+kill -9 can lose events accepted in the last seconds before the crash (seen here under disk load:
+100 of them). The test allows exactly that window and nothing older, and reports the count. With
 `appendonly no` the same run must be caught losing accepted events: the negative control that
 proves the ledger check can fail.
 """
@@ -31,9 +35,14 @@ RATE = 2000
 DOWN_S = 5.0
 
 
-@pytest.mark.parametrize("appendonly", [True, False], ids=["aof-everysec", "negative-control-no-aof"])
-def test_redis_kill9_and_restart(appendonly, redis_server, workers, sqlite_wh, fact_tables, figures) -> None:  # type: ignore[no-untyped-def]
-    srv = redis_server(appendonly=appendonly)
+EVERYSEC_WINDOW_S = 3.0  # 1 s between fsyncs + up to 2 s of postponed writes
+
+
+@pytest.mark.parametrize("appendonly,appendfsync", [(True, "always"), (True, "everysec"), (False, "everysec")],
+                         ids=["aof-always", "aof-everysec", "negative-control-no-aof"])
+def test_redis_kill9_and_restart(appendonly, appendfsync, redis_server, workers, sqlite_wh, fact_tables,  # type: ignore[no-untyped-def]
+                                 figures) -> None:
+    srv = redis_server(appendonly=appendonly, appendfsync=appendfsync)
     url = srv.url()
     db_url, engine = sqlite_wh
     w = workers(redis_url=url, database_url=db_url, claim_idle_ms=2000,
@@ -67,6 +76,7 @@ def test_redis_kill9_and_restart(appendonly, redis_server, workers, sqlite_wh, f
     refused_after = [op for op in ledger.ops if op.outcome == "refused" and op.end > t_down]
     accepted_after_restart = [op for op in ledger.ops if op.outcome == "ok" and op.start >= t_up]
     figures["appendonly"] = appendonly
+    figures["appendfsync"] = appendfsync
     figures["backlog_at_kill"] = lag_at_kill
     figures["down_s"] = DOWN_S
     figures["restart_s"] = round(restart_s, 3)
@@ -89,7 +99,9 @@ def test_redis_kill9_and_restart(appendonly, redis_server, workers, sqlite_wh, f
     settle(r, engine, figures, timeout=60)
     assert all(w.alive(n) for n in names), "a worker died instead of waiting for Redis:\n" + w.tail()
     if appendonly:
-        assert_exactly_once(r, engine, fact_tables, ledger, figures)
+        window = frozenset() if appendfsync == "always" else frozenset(
+            k for op in ledger.ops if op.outcome == "ok" and op.end >= t_down - EVERYSEC_WINDOW_S for k in op.keys)
+        assert_exactly_once(r, engine, fact_tables, ledger, figures, may_lose=window)
     else:
         v = verdict(ledger, engine, fact_tables, figures)
         assert v.lost, "negative control: Redis without AOF lost nothing, so the ledger check cannot be trusted"
