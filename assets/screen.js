@@ -1178,6 +1178,7 @@
     // ---- drawing: coalesced in animation frames ----
     var frame = 0;
     var frameTimer = null;
+    var frameDue = 0;  // when the pending frameTimer fires (ms since the epoch)
     var lastFast = 0;
     var lastSlow = 0;
     var quietFlush = false;
@@ -1202,15 +1203,21 @@
     }
 
     function schedule() {
-      if (frame || frameTimer !== null || stopped) { return; }
+      if (frame || stopped) { return; }
       var want = pending();
       if (!want.fast && !want.slow) { return; }
       var now = Date.now();
-      var wait = want.fast ? lastFast + FAST_GAP_MS - now : lastSlow + SLOW_GAP_MS - now;
+      var wait = Math.max(0, want.fast ? lastFast + FAST_GAP_MS - now : lastSlow + SLOW_GAP_MS - now);
+      if (frameTimer !== null) {
+        // A chart redraw may be waiting for its 1 s gap: numbers must not wait behind it.
+        if (now + wait >= frameDue) { return; }
+        clearTimeout(frameTimer);
+      }
+      frameDue = now + wait;
       frameTimer = setTimeout(function () {
         frameTimer = null;
         frame = requestAnimationFrame(flush);
-      }, Math.max(0, wait));
+      }, wait);
     }
 
     function flush() {
