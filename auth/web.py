@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from auth import access, audit, totp
 from auth.access import ANONYMOUS, Principal
 from auth.accounts import Account, Accounts
 from auth.audit import AuditEvent
+from auth.crypto import hmac_equal
 from auth.lockout import USERNAME, LoginThrottle
 from auth.pages import render, t
 from auth.passwords import expiry_state
@@ -179,7 +181,7 @@ def csrf_problem(ctx: AuthContext, s: Session | None) -> str | None:
     if request.mimetype in FORM_TYPES:
         expected = s.csrf if s is not None else request.cookies.get("cc_pre", "")
         sent = request.form.get("csrf", "")
-        if not expected or not _equal(sent, expected):
+        if not expected or not hmac_equal(sent.encode(), expected.encode()):
             return "missing or wrong form token"
         return None
     if not origin:
@@ -192,12 +194,6 @@ def csrf_problem(ctx: AuthContext, s: Session | None) -> str | None:
 def _origin_of(url: str) -> str:
     p = urlsplit(url)
     return f"{p.scheme}://{p.netloc}" if p.scheme and p.netloc else ""
-
-
-def _equal(a: str, b: str) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 def deny(ctx: AuthContext, reason: str, *, status: int | None = None) -> Response:
@@ -264,7 +260,7 @@ def auth_blueprint(ctx: AuthContext) -> Blueprint:
     @bp.route("/login", methods=["GET", "POST"])
     def login():  # type: ignore[no-untyped-def]
         lg, errors = lang(), []
-        pre = request.cookies.get("cc_pre") or _new_token()
+        pre = request.cookies.get("cc_pre") or secrets.token_urlsafe(24)
         if request.method == "POST":
             addr = client_address()
             wait = ctx.throttle.address_retry_after(addr)
@@ -427,12 +423,6 @@ def auth_blueprint(ctx: AuthContext) -> Blueprint:
                       extra_link=("/account/password", t("change_password", lg)) if g.principal.signed_in else None)
 
     return bp
-
-
-def _new_token() -> str:
-    import secrets
-
-    return secrets.token_urlsafe(24)
 
 
 def page_guard(perm: str, layout: Callable[..., object], denied: Callable[[], object]) -> Callable[..., object]:
