@@ -1,10 +1,10 @@
 """POST /api/v1/ingest/<system>: how external systems put events on the spine, with a source token.
 
-The body (``application/json``) is one event object or an array of them. Each item goes through the
-producer on its own: an item that is valid is accepted, one that is not is dead-lettered with its
-reason, so a batch can partly succeed. The answer is 200 ``{"accepted", "rejected": [{"index",
-"reason"}], "ids"}``. A token writes only its own system, both in the URL and in every item's schema,
-so a leaked canteen token cannot forge security alarms.
+The body (``application/json``) is one event object or an array of them. Each item is validated on its
+own: an item that is valid is accepted, one that is not is dead-lettered with its reason, so a batch can
+partly succeed; the whole batch is then written to Redis in one pipeline, in order. The answer is 200
+``{"accepted", "rejected": [{"index", "reason"}], "ids"}``. A token writes only its own system, both in
+the URL and in every item's schema, so a leaked canteen token cannot forge security alarms.
 
 Refusals, each a JSON ``{"error": ...}``:
 
@@ -37,7 +37,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from auth.tokens import SignatureChecker, split_bearer
 from auth.web import AuthContext
-from streams.producer import Accepted, Producer, Unavailable
+from datasources.base import Event
+from streams.producer import Accepted, Producer, Refused, Rejected, Unavailable
 
 log = logging.getLogger(__name__)
 RETRY_UNAVAILABLE_S = 5
@@ -147,35 +148,34 @@ def ingest_blueprint(producer: Producer, ctx: AuthContext, r: redis.Redis, *, re
 
     def submit_items(system: str, token_id: str, items: list[Any]) -> Response:
         origin, prefix = f"ingest:{token_id}", f"{system}."
-        ids: list[str] = []
-        rejected: list[dict[str, Any]] = []
-        for index, item in enumerate(items):
+        checked: list[Event | Refused] = []
+        for item in items:
             raw = msgspec.json.encode(item)  # compact bytes: what the producer validates and keeps
-            try:
-                schema = item.get("schema") if isinstance(item, dict) else None
-                if not isinstance(item, dict):
-                    reason = "not a JSON object"
-                elif not (isinstance(schema, str) and schema.startswith(prefix)):
-                    reason = f"schema {str(schema)[:80]!r} is not a {system} event (expected {prefix}*)"
-                else:
-                    out = producer.submit_raw(raw, origin=origin)
-                    if isinstance(out, Accepted):
-                        ids.append(out.id)
-                        continue
-                    rejected.append({"index": index, "reason": out.reason})
-                    continue
-                producer.dead_letter(raw, reason, origin=origin, system=system)
-                rejected.append({"index": index, "reason": reason})
-            except Unavailable as exc:
-                log.warning("ingest %s stopped at item %d of %d: %s", origin, index, len(items), exc)
-                return unavailable("Redis did not confirm the write; resend from item `processed`", index,
-                                   ids, rejected)
-        return jsonify({"accepted": len(ids), "rejected": rejected, "ids": ids})
+            schema = item.get("schema") if isinstance(item, dict) else None
+            if not isinstance(item, dict):
+                checked.append(Refused(raw, "not a JSON object"))
+            elif not (isinstance(schema, str) and schema.startswith(prefix)):
+                reason = f"schema {str(schema)[:80]!r} is not a {system} event (expected {prefix}*)"
+                checked.append(Refused(raw, reason))
+            else:
+                checked.append(producer.checked(raw))
+        try:
+            outcomes = producer.submit_batch(checked, origin=origin, system=system)
+        except Unavailable as exc:
+            log.warning("ingest %s stopped at item %d of %d: %s", origin, len(exc.confirmed), len(items), exc)
+            return unavailable("Redis did not confirm the write; resend from item `processed`", exc.confirmed)
+        return jsonify(_outcome_body(outcomes))
 
-    def unavailable(message: str, processed: int, ids: list[str], rejected: list[dict[str, Any]]) -> Response:
+    def unavailable(message: str, confirmed: list[Accepted | Rejected]) -> Response:
         """503 saying exactly what Redis confirmed, so the sender neither loses nor double-counts events."""
-        resp = _error(503, message, processed=processed, accepted=len(ids), ids=ids, rejected=rejected)
+        resp = _error(503, message, processed=len(confirmed), **_outcome_body(confirmed))
         resp.headers["Retry-After"] = str(RETRY_UNAVAILABLE_S)
         return resp
 
     return bp
+
+
+def _outcome_body(outcomes: list[Accepted | Rejected]) -> dict[str, Any]:
+    ids = [o.id for o in outcomes if isinstance(o, Accepted)]
+    rejected = [{"index": i, "reason": o.reason} for i, o in enumerate(outcomes) if isinstance(o, Rejected)]
+    return {"accepted": len(ids), "rejected": rejected, "ids": ids}

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from typing import cast
 
 import msgspec
 import redis
@@ -25,12 +26,6 @@ DEAD_LETTER_CAP = 1_000_000  # memory guard for the dead-letter stream only
 RAW_KEEP_BYTES = 262_144  # what of an oversize payload is kept for a person to read
 
 
-class Unavailable(RuntimeError):
-    """Redis did not confirm the write, so the event is not reported accepted.
-
-    At the instant Redis dies a write may still have reached its AOF; a sender that retries
-    is safe because the warehouse dedupes by key.
-    """
 
 
 @dataclass(frozen=True)
@@ -44,6 +39,26 @@ class Accepted:
 class Rejected:
     reason: str
     dead_id: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An item already found invalid by the caller (e.g. the wrong system for an ingest token)."""
+
+    raw: bytes
+    reason: str
+
+class Unavailable(RuntimeError):
+    """Redis did not confirm the write, so the event is not reported accepted.
+
+    At the instant Redis dies a write may still have reached its AOF; a sender that retries
+    is safe because the warehouse dedupes by key. `confirmed` holds the outcomes of a batch's
+    leading items that Redis did confirm, in order, so a sender resends only the rest.
+    """
+
+    def __init__(self, message: str, confirmed: Sequence[Accepted | Rejected] = ()):
+        super().__init__(message)
+        self.confirmed = list(confirmed)
 
 
 def utcnow() -> dt.datetime:
@@ -94,42 +109,65 @@ class Producer:
             raise ValueError(f"ts {ev.ts.isoformat()} is {(now - ev.ts).days} days in the past "
                              f"(limit {self.max_past.days} days)")
 
+    def checked(self, raw: bytes | str) -> Event | Refused:
+        """One raw payload validated: the event, or why it is refused."""
+        try:
+            return self.validate(raw)
+        except ValueError as exc:
+            return Refused(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass"), str(exc))
+
     def submit_raw(self, raw: bytes | str, *, origin: str) -> Accepted | Rejected:
         """Validate one raw payload (ingest API, connectors) and accept or dead-letter it."""
-        try:
-            ev = self.validate(raw)
-        except ValueError as exc:
-            return Rejected(str(exc), self.dead_letter(raw, str(exc), origin=origin))
-        return self.submit([ev])[0]
+        return self.submit_batch([self.checked(raw)], origin=origin)[0]
 
     def submit(self, events: Sequence[Event]) -> list[Accepted]:
         """XADD already-validated events in one pipeline (simulators, connectors after validate)."""
-        if not events:
+        return cast(list[Accepted], self.submit_batch(events, origin=""))
+
+    def submit_batch(self, items: Sequence[Event | Refused], *, origin: str, system: str = ""
+                     ) -> list[Accepted | Rejected]:
+        """Accept the events and dead-letter the refused items in one pipeline, in their order.
+
+        One round trip per batch instead of one per item. Redis runs the commands in order, so when a
+        command fails (connection lost, out of memory) the outcomes before it are confirmed and are
+        handed to the caller in `Unavailable.confirmed`; anything after it is reported as not accepted.
+        """
+        if not items:
             return []
         encode = self.codec.encode
-        streams = [stream_of(ev.system) for ev in events]
+        at = self.clock().isoformat()
         try:
             with self.r.pipeline(transaction=False) as p:
-                for stream, ev in zip(streams, events):
-                    p.xadd(stream, {b"e": encode(ev)})
-                ids = p.execute()
+                for item in items:
+                    if isinstance(item, Refused):
+                        p.xadd(DEAD_LETTER, self._dead_fields(item.raw, item.reason, origin, system, at),
+                               maxlen=DEAD_LETTER_CAP, approximate=True)
+                    else:
+                        p.xadd(stream_of(item.system), {b"e": encode(item)})
+                replies = p.execute(raise_on_error=False)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise Unavailable(f"Redis did not confirm the write: {exc}") from exc
-        return [Accepted(s, i.decode() if isinstance(i, bytes) else i, ev.key)
-                for s, i, ev in zip(streams, ids, events)]
+        out: list[Accepted | Rejected] = []
+        for item, reply in zip(items, replies):
+            if isinstance(reply, Exception):
+                raise Unavailable(f"Redis refused the write: {reply}", out)
+            entry = reply.decode() if isinstance(reply, bytes) else reply
+            if isinstance(item, Refused):
+                log.info("dead-lettered from %s: %s", origin, item.reason)
+                out.append(Rejected(item.reason, entry))
+            else:
+                out.append(Accepted(stream_of(item.system), entry, item.key))
+        return out
 
     def dead_letter(self, raw: bytes | str, reason: str, *, origin: str, system: str = "") -> str:
         """Keep a rejected payload with its reason so nothing offered to us is silently dropped."""
         body = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+        return cast(Rejected, self.submit_batch([Refused(body, reason)], origin=origin, system=system)[0]).dead_id
+
+    @staticmethod
+    def _dead_fields(body: bytes, reason: str, origin: str, system: str, at: str) -> dict[str, str | bytes]:
         note = ""
         if len(body) > RAW_KEEP_BYTES:
             note = f" (raw payload truncated from {len(body)} bytes)"
             body = body[:RAW_KEEP_BYTES]
-        fields = {"reason": reason + note, "origin": origin, "system": system, "raw": body,
-                  "at": self.clock().isoformat()}
-        try:
-            entry = self.r.xadd(DEAD_LETTER, fields, maxlen=DEAD_LETTER_CAP, approximate=True)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise Unavailable(f"Redis did not confirm the dead-letter write: {exc}") from exc
-        log.info("dead-lettered from %s: %s", origin, reason)
-        return entry.decode() if isinstance(entry, bytes) else entry
+        return {"reason": reason + note, "origin": origin, "system": system, "raw": body, "at": at}

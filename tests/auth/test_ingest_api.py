@@ -2,7 +2,8 @@
 
 Covers accepted batches landing in the stream, partial success with dead-lettering, a token confined to its
 own system (URL and schema), refusals for everyone without a valid source token, size limits, the per-token
-rate limit and optional request signing with replay protection. Redis going away (503) is not covered here.
+rate limit, optional request signing with replay protection, and a 503 that says what Redis confirmed (Redis going
+away entirely is covered by tests/fault).
 """
 
 from __future__ import annotations
@@ -227,3 +228,16 @@ def test_a_signed_request_is_checked_and_its_nonce_used_once(env: Any, r: redis.
     denied = [a for a in audits(engine, "ingest_signature") if a["object"] == f"token:{token_id}"]
     assert [a["reason"] for a in denied] == ["bad signature", "bad signature", "replayed nonce"]
     assert all(a["result"] == "denied" for a in denied)
+
+
+def test_a_write_redis_refuses_answers_503_with_what_was_confirmed(env: Any, r: redis.Redis) -> None:
+    server, tokens, _ = env
+    _id, bearer = token(tokens)
+    r.set("ev:canteen", "not a stream")  # every XADD to the canteen stream now fails with WRONGTYPE
+    wrong = {**cameras(1)[0], "schema": "security.camera_status"}
+    resp = post(server, "canteen", [wrong, *cameras(2)], bearer)
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+    body = resp.get_json()
+    assert (body["processed"], body["accepted"], body["ids"]) == (1, 0, [])
+    assert body["rejected"] == [{"index": 0, "reason": "schema 'security.camera_status' is not a canteen event "
+                                                       "(expected canteen.*)"}]

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.codec import DEAD_LETTER, Codec
-from streams.producer import Accepted, Producer, Rejected, Unavailable
-from tests.streams.schemas import Gate, Meal, meal
+from streams.codec import stream_of
+from streams.producer import Accepted, Producer, Refused, Rejected, Unavailable
+from tests.streams.schemas import Gate, Meal, gate, meal
 
 NOW = dt.datetime(2026, 11, 25, 4, 0, tzinfo=dt.UTC)
 CODEC = Codec([Meal, Gate])
@@ -85,6 +86,22 @@ def test_unreachable_redis_refuses_instead_of_accepting() -> None:
         p.submit([meal(NOW, 1)])
     with pytest.raises(Unavailable):
         p.submit_raw(json.dumps(good()), origin="t")
+
+
+def test_batch_is_written_in_order_in_one_pipeline(r: redis.Redis) -> None:
+    out = producer(r).submit_batch([meal(NOW, 1), Refused(b'{"x": 1}', "not an event"), gate(NOW, 1)],
+                                   origin="ingest:t", system="tcant")
+    assert [type(o) for o in out] == [Accepted, Rejected, Accepted]
+    assert out[1].reason == "not an event"
+    assert r.xrange(DEAD_LETTER)[0][1][b"origin"] == b"ingest:t"
+
+
+def test_a_refused_command_mid_batch_reports_exactly_what_redis_confirmed(r: redis.Redis) -> None:
+    r.set(stream_of(gate(NOW, 1).system), "not a stream")  # XADD to it fails with WRONGTYPE
+    with pytest.raises(Unavailable) as err:
+        producer(r).submit_batch([meal(NOW, 1), Refused(b"[]", "no"), gate(NOW, 1), meal(NOW, 2)], origin="t")
+    assert [type(o) for o in err.value.confirmed] == [Accepted, Rejected]
+    assert "WRONGTYPE" in str(err.value)
 
 
 json_values = st.recursive(

@@ -16,6 +16,7 @@ def test_embedded_redis_is_durable_and_keeps_data_across_restart(tmp_path: Path)
     try:
         r = connect(url)
         assert durability_problems(r) == ([], [])
+        assert r.config_get("appendfsync") == {"appendfsync": "always"}  # acknowledged means on disk
         r.xadd("ev:x", {"e": b"1"})
     finally:
         emb.stop()
