@@ -158,7 +158,7 @@ def cmd_worker(settings: Settings, name: str) -> None:
     )
     stop = _stop_on_signals()
     log.info("worker %s consuming %d streams", name, len(consumer.streams))
-    run_worker(consumer, pusher, stop, stream_cap=settings.stream_cap)
+    run_worker(consumer, pusher, stop, stream_cap=settings.stream_cap, lag_alarm_s=settings.lag_alarm_s)
 
 
 def first_admins(settings: Settings) -> None:
@@ -502,6 +502,7 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--days", type=int, default=365)
     sub.add_parser("migrate", help="create or upgrade the warehouse schema and dimensions")
     sub.add_parser("validate-screens", help="check screens and playlists against the metric catalogue")
+    sub.add_parser("site-map", help="print the simulated compound's site map (screens/maps/compound.geojson)")
     from auth.cli import add_parsers
 
     add_parsers(sub)
@@ -528,6 +529,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(cmd_audit(settings, args))
     elif cmd == "validate-screens":
         sys.exit(cmd_validate_screens())
+    elif cmd == "site-map":
+        from domain.compound import build_compound
+        from domain.site_map import site_map_json
+
+        sys.stdout.write(site_map_json(build_compound(settings.compound_seed)))
     elif cmd == "token":
         cmd_migrate(settings)
         sys.exit(cmd_token(settings, args))

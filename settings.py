@@ -46,6 +46,7 @@ class Settings:
     max_event_bytes: int = 65_536
     max_past_days: float = 30.0
     max_future_s: float = 300.0
+    lag_alarm_s: float = 60.0  # an alarm when the oldest event not yet in the warehouse has waited this long
     stream_cap: int = 5_000_000  # memory guard: above this length health raises an alert, nothing is trimmed
     backfill_days: int = 30
     # identity and security (README, "Security"); SECURITY.md gives the reasons for each default

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ import redis
 
 from streams.codec import DEAD_LETTER
 from streams.live_state import LiveState
+from streams.ops_alarms import active as active_alarms
 
 HEARTBEAT_STALE_S = 15.0
 HEARTBEATS = "health:workers"
@@ -81,6 +83,7 @@ def report(r: redis.Redis, live: LiveState, streams: Iterable[str], *, database:
             workers[name.decode()] = {"ok": age < HEARTBEAT_STALE_S, "age_s": round(age, 1),
                                       **{k: v for k, v in beat.items() if k != "at"}}
         out["workers"] = workers
+        out["alarms"] = [asdict(a) for a in sorted(active_alarms(r).values(), key=lambda a: a.since)]
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         healthy = False
         out["redis"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}

@@ -1,4 +1,4 @@
-"""The stream worker process: one consumer, its pusher, retention and heartbeat.
+"""The stream worker process: one consumer, its pusher, retention, heartbeat and lag alarms.
 
 One consumer per process (the GIL makes threads of consumers pointless); run several
 processes in one group for more throughput. The pusher lives beside its consumer so it
@@ -15,10 +15,13 @@ import redis
 
 from streams.consumer import StreamConsumer
 from streams.health import HEARTBEATS, publish_heartbeat
+from streams.ops_alarms import LAG_ALARM_S, check_lag
 from streams.push import Pusher
 from streams.retention import trim
 
 log = logging.getLogger(__name__)
+
+LAG_CHECK_S = 5.0  # a lag alarm is raised at most this long after the backlog passes its threshold
 
 
 def _every(stop: threading.Event, seconds: float, fn: Callable[[], object], what: str) -> threading.Thread:
@@ -37,7 +40,7 @@ def _every(stop: threading.Event, seconds: float, fn: Callable[[], object], what
 
 
 def run_worker(consumer: StreamConsumer, pusher: Pusher | None, stop: threading.Event, *,
-               stream_cap: int, retention_keep_ms: int = 600_000) -> None:
+               stream_cap: int, retention_keep_ms: int = 600_000, lag_alarm_s: float = LAG_ALARM_S) -> None:
     """Run until `stop` is set; housekeeping threads stop with it."""
     r = consumer.r
     if pusher is not None:
@@ -58,6 +61,8 @@ def run_worker(consumer: StreamConsumer, pusher: Pusher | None, stop: threading.
 
     _every(stop, 30.0, housekeeping, "retention")
     _every(stop, 2.0, heartbeat, "heartbeat")
+    _every(stop, LAG_CHECK_S, lambda: check_lag(r, consumer.streams, consumer.group, threshold_s=lag_alarm_s),
+           "lag alarms")
     try:
         consumer.run(stop)
     finally:

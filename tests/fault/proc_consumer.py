@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     stop = app._stop_on_signals()
     logging.getLogger("fault.worker").info("worker %s consuming %s (claim idle %d ms, batch %d)", args.name,
                                            consumer.streams, consumer.claim_idle_ms, consumer.batch)
-    run_worker(consumer, pusher, stop, stream_cap=settings.stream_cap)
+    run_worker(consumer, pusher, stop, stream_cap=settings.stream_cap, lag_alarm_s=settings.lag_alarm_s)
 
 
 if __name__ == "__main__":

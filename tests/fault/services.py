@@ -166,11 +166,12 @@ class Workers:
     """Consumer processes (tests/fault/proc_consumer.py), each in its own process group."""
 
     def __init__(self, workdir: Path, *, redis_url: str, database_url: str, claim_idle_ms: int = 2000,
-                 batch_size: int = 1000, max_tries: int = 5, durability: str = "strict"):
+                 batch_size: int = 1000, max_tries: int = 5, durability: str = "strict", lag_alarm_s: float = 60.0):
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         settings = self.dir / "settings.yaml"
-        settings.write_text(f"claim_idle_ms: {claim_idle_ms}\nbatch_size: {batch_size}\nmax_tries: {max_tries}\n")
+        settings.write_text(f"claim_idle_ms: {claim_idle_ms}\nbatch_size: {batch_size}\nmax_tries: {max_tries}\n"
+                            f"lag_alarm_s: {lag_alarm_s}\n")
         self.claim_idle_ms = claim_idle_ms
         self.env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
         self.env.update({"REDIS_URL": redis_url, "DATABASE_URL": database_url, "DURABILITY": durability,
