@@ -7,8 +7,8 @@ refused within 5 s of the cut (one socket timeout; never an accept during it), t
 report (what GET /healthz answers) turns unhealthy within 5 s, the worker processes survive
 and recover by themselves after the heal, and lost 0, duplicated 0.
 
-The contract's cut is 60 s; the suite uses 20 s (FAULT_CUT_S overrides) to stay within its
-time budget: every timeout involved (socket 5 s, connect 2 s, backoff <= 5 s) is far shorter.
+The cut is the contract's 60 s (FAULT_CUT_S overrides it for a quicker local run): long enough
+that every timeout involved (socket 5 s, connect 2 s, backoff <= 5 s) fires many times over.
 
 `test_web_healthz_through_blackhole` runs the real web app (`app.py migrate` + `app.py web`)
 behind the proxy and checks GET /healthz: 503 within 5 s of the cut, 200 again after the heal.
@@ -42,7 +42,7 @@ from tests.fault.services import PY, ROOT, free_port, wait_until
 pytestmark = pytest.mark.fault
 
 RATE = 2000
-CUT_S = float(os.environ.get("FAULT_CUT_S", "20"))
+CUT_S = float(os.environ.get("FAULT_CUT_S", "60"))
 CONTRACT_503_S = 5.0  # SECURITY.md: app cut from Redis -> 503 within 5 s
 
 
