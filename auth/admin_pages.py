@@ -151,7 +151,7 @@ _HEAD = """<!doctype html>
 <html lang="{{ 'en' if lang == 'en' else 'zh-CN' }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ heading }} · {{ t('app', lang) }}</title>
-<link rel="stylesheet" href="/assets/admin.css"></head>
+<link rel="stylesheet" href="/assets/vendor/fonts/cc-sans.css"><link rel="stylesheet" href="/assets/admin.css"></head>
 <body class="ad-body"><header class="ad-top">
 <span class="ad-app">{{ t('app', lang) }}</span>
 <nav class="ad-nav">{% for href, label, on in nav %}

@@ -62,7 +62,7 @@ _PAGE = """<!doctype html>
 <html lang="{{ 'en' if lang == 'en' else 'zh-CN' }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ heading }} · {{ t('app', lang) }}</title>
-<link rel="stylesheet" href="/assets/auth.css"></head>
+<link rel="stylesheet" href="/assets/vendor/fonts/cc-sans.css"><link rel="stylesheet" href="/assets/auth.css"></head>
 <body class="au-body"><main class="au-card">
 <h1 class="au-app">{{ t('app', lang) }}</h1><h2>{{ heading }}</h2>
 {% for m in errors %}<p class="au-error" role="alert">{{ m }}</p>{% endfor %}

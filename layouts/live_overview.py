@@ -39,7 +39,7 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _INK_MUTED = "#8ea0bf"
 _GRID = "rgba(142, 160, 191, 0.14)"
 _ACCENT = "#4cc9f0"
-_FONTS = '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
+_FONTS = '"CC Sans", "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif'
 
 
 class SystemRow(NamedTuple):
