@@ -147,7 +147,9 @@ def cmd_worker(settings: Settings, name: str) -> None:
 
     r = connect_redis(settings)
     engine, tables = warehouse(settings, "consumer")
-    register_screen_topics(screen_library())
+    library = screen_library(settings)
+    register_screen_topics(library)
+    library.start_watching(lambda _change: register_screen_topics(library))  # new bindings: pushed next flush
     live = LiveState(r, settings.zone)
     pusher = Pusher(live, socketio_emitter(redis_url(settings), socketio_channel(settings)))
     tz = settings.zone
@@ -193,17 +195,14 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
 
     engine, _ = warehouse(settings, "web")
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
-    return run_token(args, tokens_of(settings, engine), base, walls())
+    return run_token(args, tokens_of(settings, engine), base, walls(settings))
 
 
-def cmd_validate_screens() -> int:
-    """Check screens/*.yaml and playlists against the live metric catalogue; exit 1 on any error."""
-    import analytics.metrics  # noqa: F401 - importing registers every metric
-    from analytics.deltas import metrics
-    from screens.loader import Catalogue, format_errors, load_all
-    from warehouse.queries import NAMED_QUERIES
+def cmd_validate_screens(settings: Settings | None = None) -> int:
+    """Check SCREENS_DIR's screens and playlists against the live metric catalogue; exit 1 on any error."""
+    from screens.loader import format_errors, load_all
 
-    result = load_all(ROOT / "screens", Catalogue(metrics(), NAMED_QUERIES))
+    result = load_all((settings or Settings()).screens_dir, screen_catalogue())
     if result.errors:
         print(format_errors(result.errors))
         return 1
@@ -258,6 +257,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
 
     import dash
     import socketio as socketio_lib
+    from dash import html
     from flask_socketio import SocketIO
 
     from api.health import health_blueprint
@@ -269,9 +269,9 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     from auth.lockout import LoginThrottle
     from auth.roles import parse_roles
     from auth.web import AuthContext, allowed_origins, auth_blueprint, install_guard, page_guard
-    from callbacks.live_socket import SocketSessions, register_live_socket
+    from callbacks.live_socket import SocketSessions, announce_screen_change, register_live_socket
     from analytics.deltas import metrics
-    from callbacks.screen_pages import screen_layouts
+    from callbacks.screen_pages import RELAYOUT_INPUTS, relayout_store, screen_layouts
     from callbacks.screen_topics import wall_topics
     from datasources.registry import SYSTEMS
     from layouts.live_overview import layout
@@ -287,15 +287,16 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     live = LiveState(r, settings.zone)
     engine, _tables = warehouse(settings, "web")
     systems = [(s.name, s.title_zh, s.title_en, s.expected_interval_s) for s in SYSTEMS.values()]
-    library = screen_library()
+    library = screen_library(settings)
     register_screen_topics(library)
     kinds = {name: info.kind for name, info in metrics().items()}
-    known_walls = frozenset({f"screen:{s}" for s in library.screens} | {f"playlist:{p}" for p in library.playlists})
+    known_walls = library.scope_view()  # follows hot reloads
 
     # Dash pages: a page's layout function receives the URL's query (?lang=en), which a plain
     # app.layout function cannot see (Dash fetches it with a separate request).
     app = dash.Dash(__name__, assets_folder=str(ROOT / "assets"), title="智慧机关事务 · 指挥中心",
-                    update_title=None, serve_locally=True, use_pages=True, pages_folder="")
+                    update_title=None, serve_locally=True, use_pages=True, pages_folder="",
+                    routing_callback_inputs=RELAYOUT_INPUTS)
     server = app.server
     server.config["SECRET_KEY"] = settings.secret_key
     dash.register_page("live_overview", path="/", title="智慧机关事务 · 实时数据总览",
@@ -305,7 +306,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
                        layout=page_guard(PAGES["/screens/<screen_id>"], screens_page, no_access))
     dash.register_page("wall", path_template="/wall/<name>", title="智慧机关事务 · 大屏",
                        layout=page_guard(PAGES["/wall/<name>"], wall_page, no_access))
-    app.layout = dash.page_container
+    app.layout = html.Div([dash.page_container, relayout_store()])
 
     origins = allowed_origins([settings.host, "localhost", "127.0.0.1"], settings.port, settings.public_url)
     sessions = session_store(settings, r)
@@ -366,40 +367,46 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     register_live_socket(socketio, live, {s.name: s.expected_interval_s for s in SYSTEMS.values()}, guard,
                          wall_topics=lambda scope: wall_topics(scope, library.playlists))
     guard.start()
+
+    def screens_changed(change) -> None:  # type: ignore[no-untyped-def]
+        register_screen_topics(library)  # before the pages ask for their new layout and snapshot
+        announce_screen_change(socketio, change.version, change.notify)
+
+    library.start_watching(screens_changed)
     return app, socketio
 
 
-def screen_library():  # type: ignore[no-untyped-def]
-    """screens/*.yaml and playlists, validated against the metric catalogue; invalid files are logged and
-    left out (the app keeps serving every valid screen)."""
+def screen_catalogue():  # type: ignore[no-untyped-def]
+    """What a screen may bind: the live metric catalogue and the warehouse's named queries."""
     import analytics.metrics  # noqa: F401 - registers the metric catalogue
     from analytics.deltas import metrics
-    from screens.loader import Catalogue, format_errors, load_all
+    from screens.loader import Catalogue
     from warehouse.queries import NAMED_QUERIES
 
-    result = load_all(ROOT / "screens", Catalogue(metrics(), NAMED_QUERIES))
-    if result.errors:
-        log.error("invalid screen files (left out):\n%s", format_errors(result.errors))
-    return result
+    return Catalogue(metrics(), NAMED_QUERIES)
 
 
-def walls() -> frozenset[str]:
-    """What a display token may be paired to: every valid screen and playlist. Until the screen renderer
-    lands, /wall/<name> shows the live overview for each of them."""
-    lib = screen_library()
-    return frozenset({f"screen:{s}" for s in lib.screens} | {f"playlist:{p}" for p in lib.playlists})
+def screen_library(settings: Settings):  # type: ignore[no-untyped-def]
+    """SCREENS_DIR's screens and playlists, validated against the metric catalogue and reloaded when the files
+    change (hot reload); invalid files are logged and left out (the app keeps serving every valid screen)."""
+    from screens.library import ScreenLibrary
+
+    return ScreenLibrary(settings.screens_dir, screen_catalogue())
+
+
+def walls(settings: Settings | None = None) -> frozenset[str]:
+    """What a display token may be paired to: every valid screen and playlist of SCREENS_DIR."""
+    return screen_library(settings or Settings()).scopes()
 
 
 def register_screen_topics(lib) -> None:  # type: ignore[no-untyped-def]
-    """The same push topics in the worker (which pushes) and the web process (which subscribes)."""
+    """The same push topics in the worker (which pushes) and the web process (which subscribes), at start and
+    after every reload."""
     import analytics.metrics  # noqa: F401
     from analytics.deltas import metrics
-    from callbacks.screen_topics import screen_topics
-    from streams.topics import register_topic
+    from callbacks.screen_topics import sync_screen_topics
 
-    kinds = {name: info.kind for name, info in metrics().items()}
-    for topic in screen_topics(lib.screens.values(), kinds):
-        register_topic(topic)
+    sync_screen_topics(lib.screens.values(), {name: info.kind for name, info in metrics().items()})
 
 
 def tokens_of(settings: Settings, engine):  # type: ignore[no-untyped-def]
@@ -528,7 +535,7 @@ def main(argv: list[str] | None = None) -> None:
     elif cmd == "audit":
         sys.exit(cmd_audit(settings, args))
     elif cmd == "validate-screens":
-        sys.exit(cmd_validate_screens())
+        sys.exit(cmd_validate_screens(settings))
     elif cmd == "site-map":
         from domain.compound import build_compound
         from domain.site_map import site_map_json

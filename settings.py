@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
+_REPO = Path(__file__).resolve().parent
 
 
 class SettingsError(ValueError):
@@ -49,6 +50,7 @@ class Settings:
     lag_alarm_s: float = 60.0  # an alarm when the oldest event not yet in the warehouse has waited this long
     stream_cap: int = 5_000_000  # memory guard: above this length health raises an alert, nothing is trimmed
     backfill_days: int = 30
+    screens_dir: Path = _REPO / "screens"  # screen YAML (playlists in its playlists/); edits are hot-reloaded
     # identity and security (README, "Security"); SECURITY.md gives the reasons for each default
     password_policy: str = "mlps"  # mlps (GB/T 22239 practice) | asvs (OWASP ASVS 5.0)
     crypto_profile: str = "standard"  # standard | gm (SM3/SM4, GB/T 39786)
@@ -91,7 +93,8 @@ _ENV = {
     "REDIS_URL": "redis_url", "DATABASE_URL": "database_url", "HOST": "host", "PORT": "port",
     "SECRET_KEY": "secret_key", "SIMULATORS": "simulators", "SIM_RATE": "sim_rate", "SIM_SEED": "sim_seed",
     "TZ": "tz", "DATA_DIR": "data_dir", "DURABILITY": "durability", "CONSUMERS": "consumers",
-    "BACKFILL_DAYS": "backfill_days", "PASSWORD_POLICY": "password_policy", "CRYPTO_PROFILE": "crypto_profile",
+    "BACKFILL_DAYS": "backfill_days", "SCREENS_DIR": "screens_dir", "PASSWORD_POLICY": "password_policy",
+    "CRYPTO_PROFILE": "crypto_profile",
     "SESSION_IDLE_MINUTES": "session_idle_minutes", "SESSION_ABSOLUTE_HOURS": "session_absolute_hours",
     "ADMIN_PASSWORD": "admin_password", "SECOND_FACTOR_ROLES": "second_factor_roles", "PUBLIC_URL": "public_url",
     "AUDIT_RETENTION_DAYS": "audit_retention_days", "OIDC_ISSUER": "oidc_issuer", "OIDC_CLIENT_ID": "oidc_client_id",

@@ -20,6 +20,11 @@
  *   PC with a wrong clock still shows correct ages; a 1 s local tick moves the clock, the "connection lost"
  *   counter, lateness (every FRESH_EVERY_S) and table paging.
  * - Markup is built with createElement/createElementNS and text nodes only.
+ * - Hot reload: `screen_changed` (a YAML file of this page changed) sets the `sc-relayout` store, so Dash's
+ *   router builds the page again and React mounts a new `#sc-page`. The MutationObserver callback runs before
+ *   the browser paints; the new mount takes over the old one's socket, per-topic state, status, clock and
+ *   playlist position and draws the visible slide from that state at once (no blank flash, one socket).
+ *   Panels whose bindings the old page did not show wait, as "—", for the snapshot of a new subscribe.
  */
 (function () {
   'use strict';
@@ -42,6 +47,8 @@
   var DEFAULT_WINDOW_MIN = 60;    // streams/topics.py sends at least 60 minutes of series
   var KEEP_EXTRA = 5;
   var DEFAULT_EXPECT_S = 300;
+  var RELAYOUT_ID = 'sc-relayout';  // callbacks/screen_pages.py RELAYOUT_ID: an input of the pages router
+  var RELAYOUT_DELAY_MS = 100;    // several web processes each announce a reload: one relayout for all
   var DONUT_R = 38;
   var DONUT_C = 2 * Math.PI * DONUT_R;
   var DASH = '\u2014';
@@ -70,6 +77,7 @@
   };
 
   var mounted = null;
+  var relayouts = 0;
 
   // ---- small DOM helpers ---------------------------------------------------------------------------
 
@@ -377,8 +385,12 @@
 
   // Buckets of at most CHART_POINTS_MAX points: sums add up, levels average.
   function bucket(values, average) {
-    if (values.length <= CHART_POINTS_MAX) { return values; }
-    var size = Math.ceil(values.length / CHART_POINTS_MAX);
+    return values.length <= CHART_POINTS_MAX ? values : chunks(values, Math.ceil(values.length / CHART_POINTS_MAX), average);
+  }
+
+  // Consecutive runs of `size` values merged into one: summed, or averaged (levels); all-null runs stay null.
+  function chunks(values, size, average) {
+    if (size <= 1) { return values; }
     var out = [];
     for (var i = 0; i < values.length; i += size) {
       var sum = 0;
@@ -468,6 +480,12 @@
   }
 
   var TYPES = {};
+  // Panel types kept in their own files (assets/screen_<type>.js, which Dash loads after this one) add
+  // themselves to TYPES through this object before any page mounts; they may use the helpers it lists.
+  window.CCScreen = {
+    TYPES: TYPES, make: make, makeSvg: makeSvg, setText: setText, setAttr: setAttr, setClass: setClass,
+    clear: clear, membersOf: membersOf, valueOf: valueOf, thresholdColor: thresholdColor
+  };
 
   TYPES.kpi = {
     setup: function (p, ctx) {
@@ -555,11 +573,22 @@
     slow: function (p, ctx) {
       var series = p.spec.series || [];
       var win = Math.max(5, p.spec.window_min || DEFAULT_WINDOW_MIN);
+      var step = Math.max(1, p.spec.bucket_min || 1);
       var now = ctx.now();
       var all = series.map(function (s) {
         var isLevel = s.kind === 'level';
         var end = Math.floor(now / MINUTE_MS) * MINUTE_MS - (isLevel ? 0 : MINUTE_MS);
-        return bucket(dense(seriesOf(p.ts, s), end - (win - 1) * MINUTE_MS, end, isLevel), isLevel);
+        var from = end - (win - 1) * MINUTE_MS;
+        if (step > 1) {
+          // Whole periods of the local clock (:00, :15, ...); a sum's period in progress is left out, so the
+          // curve does not dip at its end.
+          var day0 = ctx.dayStart(now);
+          var period = step * MINUTE_MS;
+          var current = day0 + Math.floor((now - day0) / period) * period;
+          end = isLevel ? current + period - MINUTE_MS : current - MINUTE_MS;
+          from = end + MINUTE_MS - Math.ceil(win / step) * period;
+        }
+        return bucket(chunks(dense(seriesOf(p.ts, s), from, end, isLevel), step, isLevel), isLevel);
       });
       var max = maxOf(all) * 1.08;
       all.forEach(function (values, i) {
@@ -813,63 +842,6 @@
     }
   };
 
-  TYPES.map = {
-    setup: function (p, ctx) {
-      var svg = svgFor(p.el, 'sc-map');
-      p.dots = new Map();
-      if (!svg) { return; }
-      var g = ownGroup(svg, 'sc-own');
-      g.appendChild(makeSvg('rect', { 'class': 'sc-map-frame', x: 1, y: 1, width: 98, height: 98, rx: 2 }));
-      p.dotLayer = makeSvg('g', {});
-      g.appendChild(p.dotLayer);
-      p.emptyText = makeSvg('text', { 'class': 'sc-map-empty', x: 50, y: 52, 'text-anchor': 'middle' });
-      p.emptyText.textContent = ctx.lbl('no-data');
-      g.appendChild(p.emptyText);
-    },
-    fast: function () {},
-    slow: function (p) {
-      if (!p.dotLayer) { return; }
-      var b = p.spec.bind && p.spec.bind[0];
-      var entries = b && b.key ? p.ts.lasts[b.key] : null;
-      var pts = [];
-      if (entries && p.spec.layer !== 'sites') {
-        entries.forEach(function (v, id) {
-          if (Array.isArray(v)) { v = v[v.length - 1]; }
-          if (v && typeof v.lat === 'number' && typeof v.lon === 'number') {
-            pts.push({ id: id, lat: v.lat, lon: v.lon, trip: !!v.trip });
-          }
-        });
-      }
-      p.emptyText.style.display = pts.length ? 'none' : '';
-      var minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
-      pts.forEach(function (q) {
-        minLat = Math.min(minLat, q.lat); maxLat = Math.max(maxLat, q.lat);
-        minLon = Math.min(minLon, q.lon); maxLon = Math.max(maxLon, q.lon);
-      });
-      var midLat = (minLat + maxLat) / 2;
-      var midLon = (minLon + maxLon) / 2;
-      var kx = Math.cos(midLat * Math.PI / 180) || 1; // degrees of longitude are shorter away from the equator
-      var span = Math.max((maxLon - minLon) * kx, maxLat - minLat, 1e-4);
-      var scale = 84 / span;
-      var seen = {};
-      pts.forEach(function (q) {
-        var dot = p.dots.get(q.id);
-        if (!dot) {
-          dot = makeSvg('circle', { r: 1.8 });
-          p.dotLayer.appendChild(dot);
-          p.dots.set(q.id, dot);
-        }
-        seen[q.id] = true;
-        setAttr(dot, 'cx', (50 + (q.lon - midLon) * kx * scale).toFixed(2));
-        setAttr(dot, 'cy', (50 - (q.lat - midLat) * scale).toFixed(2));
-        setAttr(dot, 'class', q.trip ? 'sc-dot sc-dot-trip' : 'sc-dot');
-      });
-      p.dots.forEach(function (dot, id) {
-        if (!seen[id]) { p.dotLayer.removeChild(dot); p.dots.delete(id); }
-      });
-    }
-  };
-
   TYPES.alarm_ticker = {
     setup: function (p, ctx) {
       p.list = p.el.querySelector('.sc-ticker');
@@ -1029,12 +1001,36 @@
     }
   }
 
-  function mount(root) {
+  // Every metric key a panel's spec names (bindings, series, slices...), into `into`.
+  function bindingKeys(spec, into) {
+    if (Array.isArray(spec)) {
+      spec.forEach(function (x) { bindingKeys(x, into); });
+    } else if (spec && typeof spec === 'object') {
+      for (var k in spec) {
+        if (k === 'key' && typeof spec[k] === 'string') { into[spec[k]] = true; } else { bindingKeys(spec[k], into); }
+      }
+    }
+    return into;
+  }
+
+  // A topic's values carry over to the page that replaces this one; what it keeps is set again by mount().
+  function adoptTopic(prev, name) {
+    var ts = prev && prev.topics[name];
+    if (!ts) { return newTopic(name); }
+    ts.keepMin = {};
+    ts.windowMin = DEFAULT_WINDOW_MIN;
+    ts.heatRx = [];
+    ts.keepCache = {};
+    return ts;
+  }
+
+  // `prev`: what the page this one replaces handed over (hot reload), or null.
+  function mount(root, prev) {
     var lang = root.getAttribute('data-lang') === 'en' ? 'en' : 'zh';
     var kiosk = root.getAttribute('data-kiosk') === '1';
     var banner = root.querySelector('.sc-banner');
     var reduceMotion = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
-    var clock = { offset: 0, tz: -new Date().getTimezoneOffset() };
+    var clock = prev ? prev.clock : { offset: 0, tz: -new Date().getTimezoneOffset() };
     var stopped = false;
     var timers = {};
 
@@ -1080,9 +1076,11 @@
     var slides = Array.prototype.map.call(root.querySelectorAll('.sc-slide'), function (el) {
       var canvas = el.querySelector('.sc-canvas') || el;
       var name = el.getAttribute('data-topic') || '';
-      var ts = topics[name] || (topics[name] = newTopic(name));
+      var ts = topics[name] || (topics[name] = adoptTopic(prev, name));
+      var known = prev && ts.t ? prev.keys[name] || {} : null;
       var slide = {
         el: el,
+        screen: el.getAttribute('data-screen') || '',
         canvas: canvas,
         topic: name,
         ts: ts,
@@ -1098,7 +1096,8 @@
         var p = {
           el: pel, type: type, spec: spec, slide: slide, ts: ts, impl: TYPES[type] || null,
           ageEl: pel.querySelector('.sc-age'), fd: true, sd: true, value: null, text: DASH, delta: null,
-          titleEl: pel.querySelector('.sc-ptitle')
+          titleEl: pel.querySelector('.sc-ptitle'),
+          waiting: !!known && Object.keys(bindingKeys(spec, {})).some(function (k) { return !known[k]; })
         };
         if (p.impl) {
           try { p.impl.setup(p, ctx); } catch (e) { console.error('screen.js: panel ' + pel.id, e); p.impl = null; }
@@ -1107,7 +1106,10 @@
       });
       return slide;
     });
-    if (!slides.length) { return { root: root, stop: function () {} }; }
+    if (!slides.length) {
+      if (prev && prev.socket) { prev.socket.close(); }
+      return { root: root, stop: function () {} };
+    }
 
     root.classList.add('sc-live');
     setClass(root, 'sc-kiosk', kiosk);
@@ -1133,8 +1135,18 @@
       });
     });
 
-    // The first slide the page shows (normally the first one); exactly one slide is visible.
+    // The first slide the page shows (normally the first one; after a hot reload the one that was showing, if
+    // its screen is still in the playlist); exactly one slide is visible.
     var current = Math.max(0, slides.findIndex(function (s) { return !s.el.hidden; }));
+    var shownAt = Date.now();
+    if (prev) {
+      var same = slides[prev.index] && slides[prev.index].screen === prev.screen ? prev.index :
+        slides.findIndex(function (s) { return s.screen === prev.screen; });
+      if (same >= 0) {
+        current = same;
+        shownAt = prev.shownAt;
+      }
+    }
     slides.forEach(function (s, i) { if (s.el.hidden !== (i !== current)) { s.el.hidden = i !== current; } });
 
     // ---- auto-fit ----
@@ -1187,6 +1199,11 @@
 
     function drawPanel(p, fast, slow) {
       if (!p.impl) { return; }
+      if (p.waiting) { // its values are not known yet: "—" until the snapshot
+        p.fd = false;
+        p.sd = false;
+        return;
+      }
       try {
         if (fast) { p.fd = false; p.impl.fast(p, ctx); }
         if (slow) { p.sd = false; p.impl.slow(p, ctx); }
@@ -1332,6 +1349,7 @@
         // in one task: the browser paints only the finished new slide.
         next.el.hidden = false;
         current = i;
+        shownAt = Date.now();
         renderSlide(next);
         prev.el.hidden = true;
       }
@@ -1342,14 +1360,15 @@
       clearTimeout(timers.rotate);
       var dwell = slides[current].dwell;
       if (slides.length > 1 && dwell > 0) {
-        timers.rotate = setTimeout(function () { show((current + 1) % slides.length); }, dwell * 1000);
+        var left = Math.max(0, dwell * 1000 - (Date.now() - shownAt));
+        timers.rotate = setTimeout(function () { show((current + 1) % slides.length); }, left);
       }
     }
 
     // ---- connection ----
-    var status = 'connecting';
-    var lostAt = null;
-    var socket = null;
+    var status = prev ? prev.status : 'connecting';
+    var lostAt = prev ? prev.lostAt : null;
+    var socket = prev ? prev.socket : null;
     var synced = false;
     var pendingMsgs = [];
     var overflowed = false;
@@ -1391,15 +1410,21 @@
       clock.offset = msg.t - Date.now();
       if (typeof msg.tz_offset_min === 'number') { clock.tz = msg.tz_offset_min; }
       applyMessage(ts, msg, isSnapshot, clock.tz);
+      if (isSnapshot) {
+        slides.forEach(function (s) {
+          if (s.topic === msg.topic) { s.panels.forEach(function (p) { p.waiting = false; }); }
+        });
+      }
       markTopic(msg.topic);
     }
 
-    function subscribe() {
+    // `quiet`: the same connection after a hot reload; the numbers on show stay current meanwhile.
+    function subscribe(quiet) {
       if (stopped || !socket || !socket.connected) { return; }
       clearTimeout(timers.subscribe);
       var gen = ++subscribeGen;
       synced = false;
-      setStatus('syncing');
+      if (quiet !== true) { setStatus('syncing'); }
       socket.timeout(SUBSCRIBE_TIMEOUT_MS).emit('subscribe', { topics: topicNames }, function (err, ack) {
         if (stopped || gen !== subscribeGen || !socket.connected) { return; }
         var snaps = null;
@@ -1456,6 +1481,16 @@
       }).catch(function () { /* network down: the banner already says so */ });
     }
 
+    function onScreenChanged() {
+      clearTimeout(timers.relayout);
+      timers.relayout = setTimeout(function () {
+        var dc = window.dash_clientside;
+        if (stopped || !dc || typeof dc.set_props !== 'function') { return; }
+        relayouts += 1;
+        dc.set_props(RELAYOUT_ID, { data: relayouts });
+      }, RELAYOUT_DELAY_MS);
+    }
+
     function retryConnect() {
       clearTimeout(timers.retry);
       timers.retry = setTimeout(function () { if (!stopped && socket && !socket.connected) { socket.connect(); } }, RETRY_MS);
@@ -1472,9 +1507,19 @@
         return;
       }
       if (!topicNames.length) { return; }
+      if (socket) { // taken over from the page this one replaces
+        attach();
+        if (socket.connected) { subscribe(true); } else if (!socket.active) { retryConnect(); }
+        return;
+      }
       socket = window.io(NAMESPACE, { transports: ['websocket'], reconnectionDelay: 1000, reconnectionDelayMax: 5000 });
+      attach();
+    }
+
+    function attach() {
       socket.on('connect', subscribe);
       socket.on('update', onUpdate);
+      socket.on('screen_changed', onScreenChanged);
       socket.on('disconnect', function (reason) {
         if (stopped) { return; }
         markLost();
@@ -1511,35 +1556,56 @@
       if (paged) { schedule(); }
     }, 1000);
 
-    setStatus('connecting');
+    setStatus(status);
     renderSlide(slides[current]);
     armRotation();
     connect();
 
+    function halt() {
+      stopped = true;
+      Object.keys(timers).forEach(function (k) { clearTimeout(timers[k]); clearInterval(timers[k]); });
+      clearTimeout(frameTimer);
+      if (frame) { cancelAnimationFrame(frame); }
+      if (fitFrame) { cancelAnimationFrame(fitFrame); }
+      window.removeEventListener('resize', scheduleFit);
+      if (dprQuery) { dprQuery.removeEventListener('change', onDprChange); }
+      root.removeEventListener('animationend', onAnimationEnd);
+      document.documentElement.classList.remove('sc-screen');
+      if (socket) { socket.off(); }
+    }
+
     return {
       root: root,
       stop: function () {
-        stopped = true;
-        Object.keys(timers).forEach(function (k) { clearTimeout(timers[k]); clearInterval(timers[k]); });
-        clearTimeout(frameTimer);
-        if (frame) { cancelAnimationFrame(frame); }
-        if (fitFrame) { cancelAnimationFrame(fitFrame); }
-        window.removeEventListener('resize', scheduleFit);
-        if (dprQuery) { dprQuery.removeEventListener('change', onDprChange); }
-        root.removeEventListener('animationend', onAnimationEnd);
-        document.documentElement.classList.remove('sc-screen');
-        if (socket) { socket.off(); socket.close(); }
+        halt();
+        if (socket) { socket.close(); }
+      },
+      // Stop drawing but keep the socket open, and hand it over with what this page knows.
+      handOver: function () {
+        halt();
+        var keys = {};
+        slides.forEach(function (s) {
+          s.panels.forEach(function (p) { if (!p.waiting) { bindingKeys(p.spec, keys[s.topic] || (keys[s.topic] = {})); } });
+        });
+        return {
+          socket: socket, topics: topics, keys: keys, clock: clock, status: status, lostAt: lostAt,
+          screen: slides[current].screen, index: current, shownAt: shownAt
+        };
       }
     };
   }
 
+  // Runs before the browser paints a DOM change: a new `#sc-page` (hot reload) takes over the old one's socket
+  // and state and is drawn in this same callback.
   function check() {
     var root = document.getElementById(ROOT_ID);
     if (mounted && mounted.root !== root) {
-      mounted.stop();
-      mounted = null;
+      var prev = root && mounted.handOver ? mounted.handOver() : null;
+      if (!prev) { mounted.stop(); }
+      mounted = root ? mount(root, prev) : null;
+    } else if (root && !mounted) {
+      mounted = mount(root, null);
     }
-    if (root && !mounted) { mounted = mount(root); }
   }
 
   function start() {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from flask import Blueprint, Response, g, request
@@ -22,7 +23,7 @@ from auth.web import AuthContext, client_address, lang
 TOKEN_ID = re.compile(r"[0-9a-f]{16}")  # as Tokens issues them; anything else is not looked up
 
 
-def register_token_views(bp: Blueprint, ctx: AuthContext, *, walls: frozenset[str], base_url: str,
+def register_token_views(bp: Blueprint, ctx: AuthContext, *, walls: AbstractSet[str], base_url: str,
                          chrome: Callable[[AuthContext, str, str], dict[str, Any]],
                          local: Callable[[dt.datetime], str]) -> None:
     """Add admin.tokens, admin.token_issue and admin.token_revoke (rules in auth.access.ROUTES) to `bp`.

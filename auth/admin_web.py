@@ -21,6 +21,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -49,12 +50,12 @@ COLUMNS = ("id", "ts", "actor", "address", "event", "object", "result", "reason"
 EXPORTS_PER_MINUTE = 10
 
 
-def admin_blueprint(ctx: AuthContext, *, walls: frozenset[str] = frozenset(), base_url: str = "") -> Blueprint:
+def admin_blueprint(ctx: AuthContext, *, walls: AbstractSet[str] = frozenset(), base_url: str = "") -> Blueprint:
     """The /admin pages; app.create_web registers it next to the login routes. `walls` (the scopes a display
-    token may be bound to) and `base_url` (where walls reach the server) come from app.py, which cannot be
-    imported from here."""
+    token may be bound to; a live view that follows screen reloads) and `base_url` (where walls reach the
+    server) come from app.py, which cannot be imported from here."""
     bp = Blueprint("admin", __name__)
-    register_token_views(bp, ctx, walls=frozenset(walls), base_url=base_url, chrome=chrome, local=_local)
+    register_token_views(bp, ctx, walls=walls, base_url=base_url, chrome=chrome, local=_local)
 
     @bp.get("/admin/users", endpoint="users")
     def users() -> Response:

@@ -1,7 +1,8 @@
 """Socket.IO namespace /live: authenticated connections, authorised topic subscriptions, resync snapshots.
 
 A page subscribes on connect and again after every reconnect; the snapshot it gets back is its
-resync, so it never shows numbers from before an outage as current.
+resync, so it never shows numbers from before an outage as current. A subscription names all of a
+page's topics (a screen page subscribes again, on the same socket, after a hot-reloaded layout).
 
 Flask-SocketIO hands handlers a copy of the session taken at connect time, so a logout over HTTP
 would not end an open socket by itself (SECURITY.md). Here the handshake must carry a live
@@ -20,12 +21,13 @@ from typing import Any
 
 import redis
 from flask import request
-from flask_socketio import SocketIO, join_room
+from flask_socketio import SocketIO, join_room, leave_room, rooms
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth import access
 from auth.sessions import SessionStore
 from auth.web import principal_of
+from callbacks.screen_topics import topic_name
 from streams.live_state import LiveState
 from streams.push import NAMESPACE, room_of
 from streams.topics import TOPICS, snapshot
@@ -33,6 +35,7 @@ from streams.topics import TOPICS, snapshot
 log = logging.getLogger(__name__)
 
 MAX_TOPICS = 16
+ROOM_PREFIX = room_of("")
 
 
 class SocketSessions:
@@ -123,18 +126,36 @@ def register_live_socket(socketio: SocketIO, live: LiveState, expect: Mapping[st
         topics = data.get("topics") if isinstance(data, dict) else None
         if not isinstance(topics, list) or not topics or len(topics) > MAX_TOPICS:
             return {"error": "subscribe expects {topics: [name, ...]}"}
-        unknown = [t for t in topics if not isinstance(t, str) or t not in TOPICS]
+        known = {t: topic for t in topics  # read once: a screen reload may swap them meanwhile
+                 if isinstance(t, str) and (topic := TOPICS.get(t)) is not None}
+        unknown = [t for t in topics if not isinstance(t, str) or t not in known]
         if unknown:
             return {"error": f"unknown topics: {unknown[:5]}"}
         refused = [t for t in topics if not access.allows(access.topic_rule(t) or "no rule", who)
                    or (who.kind == "wall" and t not in wall_topics(who.scope))]
         if refused:
             return {"error": f"not allowed: {refused[:5]}"}
-        for t in topics:  # join first: an update between the read and the join would be lost
-            join_room(room_of(t))
+        # a subscription names all of the page's topics: rooms of topics it no longer shows (a slide taken out
+        # of a reloaded playlist) are left; join first, as an update between the read and the join would be lost
+        wanted = {room_of(t) for t in topics}
+        for room in rooms():
+            if room.startswith(ROOM_PREFIX) and room not in wanted:
+                leave_room(room)
+        for room in wanted:
+            join_room(room)
         try:
-            snaps = {t: snapshot(live, TOPICS[t], clock(), expect) for t in topics}
+            snaps = {t: snapshot(live, known[t], clock(), expect) for t in topics}
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("snapshot failed: %s", exc)
             return {"error": "live state unavailable"}
         return snaps[topics[0]] if len(topics) == 1 else {"snapshots": snaps}
+
+
+def announce_screen_change(socketio: SocketIO, version: int, screen_ids: Iterable[str]) -> None:
+    """Tell the pages showing any of `screen_ids` that their layout changed (`screen_changed`): they fetch the
+    new layout and swap it in on the same socket. One message per screen to its own room, so a page (a wall)
+    hears only of screens it may show. Through the message queue, so every web process's pages hear it;
+    several web processes each announce their own reload, and a page coalesces the repeats."""
+    for screen_id in sorted(set(screen_ids)):
+        socketio.emit("screen_changed", {"version": version, "screen": screen_id},
+                      to=room_of(topic_name(screen_id)), namespace=NAMESPACE)

@@ -3,7 +3,7 @@
 A screen subscribes to one topic, `screen:<id>`, so a wall gets one combined message per flush for all
 its panels. The worker's pusher and the web process register the same topics from the same YAML files;
 what a topic carries follows from the bindings and the metric catalogue (sum, level or last), so adding a
-panel to a screen never needs Python.
+panel to a screen never needs Python, nor a restart: a reloaded screen replaces its topic in both processes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from screens.model import AlarmTickerPanel, HeatmapPanel, KpiPanel, Playlist, Screen, TrendPanel
 from screens.rules import kind_of
-from streams.topics import Topic
+from streams.topics import Topic, replace_topics
 
 _PLACEHOLDER = re.compile(r"\{[a-z][a-z0-9_]*\}")
 ALARM_LEVELS = "security.open.*"  # what an alarm ticker shows until alarms have their own stream
@@ -71,6 +71,13 @@ def screen_topic(screen: Screen, kinds: Mapping[str, str]) -> Topic:
 
 def screen_topics(screens: Iterable[Screen], kinds: Mapping[str, str]) -> list[Topic]:
     return [screen_topic(s, kinds) for s in screens]
+
+
+def sync_screen_topics(screens: Iterable[Screen], kinds: Mapping[str, str]) -> None:
+    """Register exactly the topics of `screens` (at start and after every screen reload, in the worker and in
+    the web process): changed bindings take effect at the next flush, a removed screen's topic goes away,
+    and topics that are not screens' (`overview`) stay."""
+    replace_topics(topic_name(""), screen_topics(screens, kinds))
 
 
 def wall_topics(scope: str, playlists: Mapping[str, Playlist]) -> frozenset[str]:

@@ -115,11 +115,32 @@ def bind_spec(binding: Binding, ctx: RenderContext, *, family: bool = False) -> 
     the screen has a param of that name (energy's `{building}` picks one card, not the ranking's rows).
     """
     if binding.query is not None:
-        params = {k: _fill(v, ctx.params, False) if isinstance(v, str) else v for k, v in binding.params.items()}
-        return {"query": binding.query, "params": params}
+        params = _query_params(binding, ctx.params)
+        return {"query": binding.query, "params": params, "qid": query_id(binding.query, params)}
     key = binding.live or ""
     filled = key if family else _fill(key, ctx.params, False)
     return {"key": _PLACEHOLDER_RX.sub("*", filled), "kind": kind_of(filled, ctx.kinds)}
+
+
+def _query_params(binding: Binding, params: Mapping[str, str]) -> dict[str, Any]:
+    return {k: _fill(v, params, False) if isinstance(v, str) else v for k, v in binding.params.items()}
+
+
+def query_id(name: str, params: Mapping[str, Any]) -> str:
+    """A query binding's id: its name and filled params, so panels asking the same share one answer."""
+    return name + "?" + "&".join(f"{k}={params[k]}" for k in sorted(params))
+
+
+def query_bindings(screen: Any, params: Mapping[str, str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """{query id: (query name, filled params)} of every query binding of `screen` under `params`: all that a
+    page showing it may ask the server to run."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for panel in screen.panels:
+        for _loc, b in panel.bindings():
+            if b.query is not None:
+                filled = _query_params(b, params)
+                out[query_id(b.query, filled)] = (b.query, filled)
+    return out
 
 
 def _series(items: list[Any], ctx: RenderContext) -> list[dict[str, Any]]:
@@ -191,7 +212,8 @@ def kpi(panel: KpiPanel, ctx: RenderContext) -> list[Component]:
 
 
 def _trend_extras(panel: TrendPanel, ctx: RenderContext) -> dict[str, Any]:
-    return {"series": _series(panel.series, ctx), "window_min": panel.window_min, "style": panel.style}
+    return {"series": _series(panel.series, ctx), "window_min": panel.window_min, "bucket_min": panel.bucket_min,
+            "style": panel.style}
 
 
 @renderer("trend", extras=_trend_extras)
@@ -237,13 +259,34 @@ def heatmap(panel: HeatmapPanel, ctx: RenderContext) -> list[Component]:
     return [html.Div(className="sc-heat")]
 
 
+# The map's legend (zh, en): what each mark means; screen_map.js writes the counts of the first two.
+_MAP_LEGEND: dict[str, tuple[str, str]] = {
+    "trip": ("出车", "On a trip"),
+    "parked": ("停放", "Parked"),
+    "away": ("院外", "Off the map"),
+    "building": ("楼宇", "Buildings"),
+    "gate_person": ("人行闸机", "Pedestrian gates"),
+    "gate_vehicle": ("车辆道闸", "Vehicle gates"),
+}
+_MAP_LAYERS = {"vehicles": ("trip", "parked", "away", "gate_person", "gate_vehicle"),
+               "sites": ("building", "gate_person", "gate_vehicle")}
+_MAP_COUNTED = ("trip", "parked")
+
+
 def _map_extras(panel: MapPanel, ctx: RenderContext) -> dict[str, Any]:
-    return {"layer": panel.layer}
+    """The site map rides in the spec: the browser makes no extra request and the map stays signed-in only."""
+    return {"layer": panel.layer, "sites": panel.sites}
 
 
 @renderer("map", extras=_map_extras)
 def map_(panel: MapPanel, ctx: RenderContext) -> list[Component]:
-    return [svg_host("sc-map", "0 0 100 100")]
+    """An empty host for Leaflet (assets/screen_map.js) and the legend; the vehicles layer's shows counts."""
+    side = 1 if normalize_lang(ctx.lang) == "en" else 0
+    items = []
+    for key in _MAP_LAYERS[panel.layer]:
+        count = [html.Span(PLACEHOLDER, className="sc-n")] if key in _MAP_COUNTED else []
+        items.append(html.Li([html.Span(_MAP_LEGEND[key][side]), *count], className=f"sc-lg-{key}"))
+    return [html.Div(className="sc-map"), html.Ul(className="sc-legend sc-map-legend", children=items)]
 
 
 def _ticker_extras(panel: AlarmTickerPanel, ctx: RenderContext) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from screens.model import PANEL_TYPES, SCHEMA_VERSIONS, Loc, Playlist, Screen, show
+from screens.overlays import with_overlays
 from screens.rules import Catalogue, Issue, playlist_issues, screen_issues
 
 __all__ = ["Catalogue", "LoadResult", "ScreenError", "format_errors", "load_all", "load_playlist", "load_screen",
@@ -237,7 +238,11 @@ def screen_errors(path: Path, catalogue: Catalogue, *, root: Path | None = None)
     except ScreenError as exc:
         return None, [exc]
     screen, errors = _validate(doc, Screen, "screen")
-    return _check(doc, screen, errors, screen_issues(screen, catalogue) if screen is not None else [])
+    issues: list[Issue] = []
+    if screen is not None:
+        screen, overlay_issues = with_overlays(screen, path.parent)
+        issues = screen_issues(screen, catalogue) + overlay_issues
+    return _check(doc, screen, errors, issues)
 
 
 def playlist_errors(path: Path, screens: Mapping[str, Screen], *, root: Path | None = None,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSIONS = (1,)
@@ -94,14 +94,19 @@ def _param(v: Any) -> str | int | float | bool:
     return v
 
 
-def _asset(v: Any) -> str:
-    """Walls run offline behind the compound's firewall: an overlay is a file we serve, never a URL."""
+def _site_file(v: Any) -> str:
+    """Walls run offline behind the compound's firewall: an overlay is a file beside the screens, never a URL.
+
+    Beside the screens rather than under assets/: Dash serves assets/ to anyone, while the site map
+    (where the buildings and gates are) travels inside the signed-in page.
+    """
     if isinstance(v, str) and (re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", v) or v.startswith("//")):
         raise PydanticCustomError(
-            "asset_url", "expected a local file under assets/, got the URL {got}; walls run offline: "
-            "save the file under assets/ and give its path, like 'assets/maps/compound.geojson'", {"got": show(v)})
-    if not isinstance(v, str) or not re.fullmatch(r"assets/[A-Za-z0-9_\-./]+", v) or ".." in v.split("/"):
-        raise _fail("asset", "a path under assets/, like 'assets/maps/compound.geojson'", v)
+            "overlay_url", "expected a GeoJSON file under screens/, got the URL {got}; walls run offline: save the "
+            "file under screens/maps/ and give its path, like 'maps/compound.geojson'", {"got": show(v)})
+    if not isinstance(v, str) or not re.fullmatch(r"[A-Za-z0-9_\-][A-Za-z0-9_\-./]*\.geojson", v) or (
+            ".." in v.split("/")):
+        raise _fail("overlay", "a GeoJSON file under screens/, like 'maps/compound.geojson'", v)
     return v
 
 
@@ -116,7 +121,7 @@ Drill = Annotated[str, BeforeValidator(_pattern(
     r"/([A-Za-z0-9_\-.]|\{[a-z][a-z0-9_]*\})+(/([A-Za-z0-9_\-.]|\{[a-z][a-z0-9_]*\})+)*/?",
     "a local path starting with '/', like '/units/{unit_id}'"))]
 Param = Annotated[str | int | float | bool, BeforeValidator(_param)]
-AssetPath = Annotated[str, BeforeValidator(_asset)]
+SiteFile = Annotated[str, BeforeValidator(_site_file)]
 Color = Literal["ok", "info", "warn", "alarm"]
 
 
@@ -248,6 +253,9 @@ class TrendPanel(PanelBase):
     type: Literal["trend"]
     series: list[Series] = Field(min_length=1, max_length=8)
     window_min: Annotated[int, between(5, 1440)] = 60
+    # Points per period of the local clock: meters reporting every 15 minutes read as a 15-minute curve
+    # instead of a comb of one-minute spikes. Sums add up per period, levels average.
+    bucket_min: Literal[1, 5, 10, 15, 30, 60] = 1
     style: Literal["line", "area"] = "line"
 
     def bindings(self) -> Iterator[tuple[Loc, Binding]]:
@@ -285,10 +293,24 @@ class HeatmapPanel(PanelBase):
 
 
 class MapPanel(PanelBase):
+    """Vehicles or sites on the compound's outline; `overlay` names its GeoJSON, relative to screens/."""
+
     type: Literal["map"]
     layer: Literal["vehicles", "sites"]
     bind: Binding | None = None
-    overlay: AssetPath | None = None
+    overlay: SiteFile | None = None
+    _sites: dict[str, Any] | None = PrivateAttr(None)
+
+    @property
+    def sites(self) -> dict[str, Any] | None:
+        """The overlay's FeatureCollection once the loader has read and checked the file."""
+        return self._sites
+
+    def with_sites(self, sites: dict[str, Any]) -> MapPanel:
+        """A copy carrying the overlay's features: the model does no file IO, the loader reads the file."""
+        out = self.model_copy()
+        out._sites = sites
+        return out
 
 
 class AlarmTickerPanel(PanelBase):

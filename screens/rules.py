@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Collection, Iterator, Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Collection, Iterator, Mapping
+from typing import Any, NamedTuple
 
 from screens.model import FAMILY_PANELS, GaugePanel, HeatmapPanel, Loc, PanelBase, Playlist, Screen
+
+# (panel type, params) -> (field, message) for each problem of binding a named query on such a panel
+QueryCheck = Callable[[str, Mapping[str, Any]], list[tuple[str, str]]]
 
 
 class Issue(NamedTuple):
@@ -41,9 +44,11 @@ class Catalogue:
     the family itself.
     """
 
-    def __init__(self, metrics: Collection[str], queries: Collection[str]) -> None:
+    def __init__(self, metrics: Collection[str], queries: Collection[str] | Mapping[str, QueryCheck]) -> None:
+        """`queries`: names, or names mapped to a check of a binding's params for a panel type."""
         self.metrics = frozenset(metrics)
         self.queries = frozenset(queries)
+        self._query_checks: dict[str, QueryCheck] = dict(queries) if isinstance(queries, Mapping) else {}
         self._families = {m: _family_rx(m) for m in sorted(self.metrics) if "{" in m}
 
     def families(self) -> list[str]:
@@ -63,6 +68,10 @@ class Catalogue:
     def unknown_metric(self, key: str) -> str:
         close = difflib.get_close_matches(key, sorted(self.metrics), n=3, cutoff=0.6)
         return f"unknown metric '{key}'; " + (_did_you_mean(close) or "no similar name in the metric catalogue")
+
+    def query_problems(self, panel_type: str, name: str, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        check = self._query_checks.get(name)
+        return check(panel_type, params) if check is not None else []
 
     def unknown_query(self, name: str) -> str:
         hint = _did_you_mean(difflib.get_close_matches(name, sorted(self.queries), n=1, cutoff=0.6))
@@ -146,6 +155,9 @@ def _binding_issues(screen: Screen, catalogue: Catalogue) -> Iterator[Issue]:
             if b.query is not None:
                 if b.query not in catalogue.queries:
                     yield Issue((*loc, "query"), catalogue.unknown_query(b.query))
+                    continue
+                for where, message in catalogue.query_problems(p.type, b.query, b.params):
+                    yield Issue((*loc, *where.split(".")), message)
                 continue
             key = b.live or ""
             if p.type in FAMILY_PANELS:

@@ -44,6 +44,20 @@ def register_topic(topic: Topic) -> None:
     TOPICS[topic.name] = topic
 
 
+def replace_topics(prefix: str, topics: Iterable[Topic]) -> None:
+    """Make `topics` the registered topics whose names start with `prefix` (a screen reload), leaving every
+    other topic alone. New and changed topics go in before removed ones go out, one key at a time, so a
+    reader in another thread (the pusher's flush, a subscribe) never misses a topic that exists both before
+    and after the swap."""
+    new = {t.name: t for t in topics}
+    outside = [n for n in new if not n.startswith(prefix)]
+    if outside:
+        raise ValueError(f"topics {outside} do not start with {prefix!r}")
+    TOPICS.update(new)
+    for name in [n for n in list(TOPICS) if n.startswith(prefix) and n not in new]:
+        TOPICS.pop(name, None)
+
+
 def _sources(live: LiveState, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
     stamps = live.sources()
     wanted = stamps.keys() if names is None else [n for n in names if n in stamps]

@@ -97,7 +97,7 @@ def test_every_panel_renders_one_section_per_the_contract(loaded: LoadResult, sc
         binds = [*spec["bind"], *([spec["per"]] if spec["per"] else [])]
         for b in binds + spec.get("series", []) + spec.get("slices", []):
             if "query" in b:
-                assert set(b) >= {"query", "params"} and "key" not in b
+                assert set(b) >= {"query", "params", "qid"} and "key" not in b
                 continue
             assert "{" not in b["key"] and b["kind"] in ("sum", "level", "last"), (panel.id, b)
         assert spec["systems"] == sorted({b["key"].split(".")[0] for b in binds if "key" in b})
@@ -172,10 +172,12 @@ def test_unfilled_placeholders_become_globs_and_queries_are_not_live(loaded: Loa
         "key": "canteen.meals.canteen.*", "kind": "sum"}
     q = Binding(query="totals_by_dim", params={"schema": "energy.{building}", "period": "today"})
     assert bind_spec(q, RenderContext(params={"building": "B02"})) == {
-        "query": "totals_by_dim", "params": {"schema": "energy.B02", "period": "today"}}
+        "query": "totals_by_dim", "params": {"schema": "energy.B02", "period": "today"},
+        "qid": "totals_by_dim?period=today&schema=energy.B02"}
     spec = _specs(_page(loaded, "property"))["property--orders_by_unit"]
     assert spec["bind"] == [{"query": "totals_by_dim", "params": {"schema": "property.order_created",
-                                                                  "period": "today"}}]
+                                                                  "period": "today"},
+                             "qid": "totals_by_dim?period=today&schema=property.order_created"}]
     assert spec["systems"] == [] and spec["top"] == 10
 
 

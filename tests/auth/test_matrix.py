@@ -17,6 +17,7 @@ from tests.auth.conftest import origin
 from auth.access import ANONYMOUS, Principal
 from auth.roles import Role
 from auth.sessions import SessionStore
+from callbacks.screen_pages import RELAYOUT_ID
 from streams.push import NAMESPACE
 from streams.topics import TOPICS
 
@@ -174,7 +175,8 @@ def pages_body(path: str, search: str = "") -> dict[str, Any]:
     return {"output": PAGES_CALLBACK, "outputs": [{"id": "_pages_content", "property": "children"},
                                                   {"id": "_pages_store", "property": "data"}],
             "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                       {"id": "_pages_location", "property": "search", "value": search}],
+                       {"id": "_pages_location", "property": "search", "value": search},
+                       {"id": RELAYOUT_ID, "property": "data", "value": None}],  # set only by a hot reload
             "changedPropIds": ["_pages_location.pathname"], "state": []}
 
 

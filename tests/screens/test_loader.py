@@ -47,9 +47,9 @@ EXPECTED = {
                     "columns; make w at most 4 or x at most 18",
     "unknown_binding": "bad/unknown_binding.yaml:9: panel 'people_on_site': bind.live: unknown metric "
                        "'passage.onsite'; did you mean 'passage.on_site'?",
-    "url_overlay": "bad/url_overlay.yaml:10: panel 'positions': overlay: expected a local file under assets/, got the "
-                   "URL 'https://tiles.example.com/compound.png'; walls run offline: save the file under assets/ and "
-                   "give its path, like 'assets/maps/compound.geojson'",
+    "url_overlay": "bad/url_overlay.yaml:10: panel 'positions': overlay: expected a GeoJSON file under screens/, got "
+                   "the URL 'https://tiles.example.com/compound.png'; walls run offline: save the file under "
+                   "screens/maps/ and give its path, like 'maps/compound.geojson'",
     "stem_mismatch": "bad/stem_mismatch.yaml:2: id: 'overview_copy' differs from the file name 'stem_mismatch.yaml'; "
                      "rename the file to 'overview_copy.yaml' or set id: stem_mismatch",
 }

@@ -62,7 +62,7 @@ def test_screen_defaults() -> None:
     (panel("kpi", bind={"live": "passage.on_site"}), KpiPanel,
      {"compare": [], "sparkline": False, "per": None}),
     (panel("trend", series=[{"label": TITLE, "bind": {"live": "canteen.meals"}}]), TrendPanel,
-     {"window_min": 60, "style": "line"}),
+     {"window_min": 60, "bucket_min": 1, "style": "line"}),
     (panel("ranking", bind={"live": "canteen.dish.{dish}"}), RankingPanel, {"top": 10}),
     (panel("donut", slices=[{"label": TITLE, "bind": {"live": "canteen.meals"}}] * 2), DonutPanel, {}),
     (panel("gauge", bind={"live": "energy.electricity"}, max=45000), GaugePanel, {"min": 0.0, "max": 45000.0}),
@@ -100,6 +100,8 @@ def test_query_binding_keeps_its_params() -> None:
 @pytest.mark.parametrize(("data", "loc", "msg"), [
     (panel("trend", series=[{"label": TITLE, "bind": {"live": "canteen.meals"}}], window_min=2),
      ("panels", 0, "trend", "window_min"), "expected an integer from 5 to 1440, got 2"),
+    (panel("trend", series=[{"label": TITLE, "bind": {"live": "canteen.meals"}}], bucket_min=7),
+     ("panels", 0, "trend", "bucket_min"), "Input should be 1, 5, 10, 15, 30 or 60"),
     (panel("ranking", bind={"live": "canteen.dish.{dish}"}, top=True),
      ("panels", 0, "ranking", "top"), "expected an integer from 3 to 20, got true"),
     (panel("alarm_ticker", max_items="10"),
@@ -117,10 +119,14 @@ def test_query_binding_keeps_its_params() -> None:
     (panel("header", drill="https://example.com/x"), ("panels", 0, "header", "drill"),
      "expected a local path starting with '/', like '/units/{unit_id}', got 'https://example.com/x'"),
     (panel("map", layer="sites", overlay="//cdn.example.com/a.png"), ("panels", 0, "map", "overlay"),
-     "expected a local file under assets/, got the URL '//cdn.example.com/a.png'; walls run offline: save the file "
-     "under assets/ and give its path, like 'assets/maps/compound.geojson'"),
-    (panel("map", layer="sites", overlay="assets/../settings.py"), ("panels", 0, "map", "overlay"),
-     "expected a path under assets/, like 'assets/maps/compound.geojson', got 'assets/../settings.py'"),
+     "expected a GeoJSON file under screens/, got the URL '//cdn.example.com/a.png'; walls run offline: save the "
+     "file under screens/maps/ and give its path, like 'maps/compound.geojson'"),
+    (panel("map", layer="sites", overlay="maps/../../settings.geojson"), ("panels", 0, "map", "overlay"),
+     "expected a GeoJSON file under screens/, like 'maps/compound.geojson', got 'maps/../../settings.geojson'"),
+    (panel("map", layer="sites", overlay="/etc/compound.geojson"), ("panels", 0, "map", "overlay"),
+     "expected a GeoJSON file under screens/, like 'maps/compound.geojson', got '/etc/compound.geojson'"),
+    (panel("map", layer="sites", overlay="maps/compound.png"), ("panels", 0, "map", "overlay"),
+     "expected a GeoJSON file under screens/, like 'maps/compound.geojson', got 'maps/compound.png'"),
     (panel("kpi", bind={"live": "canteen.meals", "query": "daily_counts"}), ("panels", 0, "kpi", "bind"),
      "give exactly one of 'live: <metric key>' or 'query: <query name>'"),
     (panel("kpi", bind={"live": "canteen.meals", "params": {"days": 7}}), ("panels", 0, "kpi", "bind"),
@@ -135,9 +141,9 @@ def test_scalar_and_key_messages(data: dict[str, Any], loc: tuple[Any, ...], msg
     assert errors({"panels": [data]}) == [(loc, msg)]
 
 
-def test_a_good_overlay_is_a_local_asset() -> None:
-    p = make_screen(panel("map", layer="vehicles", overlay="assets/maps/compound.geojson")).panels[0]
-    assert isinstance(p, MapPanel) and p.overlay == "assets/maps/compound.geojson"
+def test_a_good_overlay_is_a_geojson_file_beside_the_screens() -> None:
+    p = make_screen(panel("map", layer="vehicles", overlay="maps/compound.geojson")).panels[0]
+    assert isinstance(p, MapPanel) and p.overlay == "maps/compound.geojson" and p.sites is None
 
 
 def test_models_are_frozen() -> None:
