@@ -272,6 +272,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     from callbacks.live_socket import SocketSessions, announce_screen_change, register_live_socket
     from analytics.deltas import metrics
     from callbacks.screen_pages import RELAYOUT_INPUTS, relayout_store, screen_layouts
+    from callbacks.screen_queries import register_screen_queries
     from callbacks.screen_topics import wall_topics
     from datasources.registry import SYSTEMS
     from layouts.live_overview import layout
@@ -366,6 +367,8 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
                            revoked=tokens.revoked_since)
     register_live_socket(socketio, live, {s.name: s.expected_interval_s for s in SYSTEMS.values()}, guard,
                          wall_topics=lambda scope: wall_topics(scope, library.playlists))
+    register_screen_queries(socketio, engine, r, lambda: library.screens, guard.principal, settings.zone,
+                            wall_topics=lambda scope: wall_topics(scope, library.playlists))
     guard.start()
 
     def screens_changed(change) -> None:  # type: ignore[no-untyped-def]
@@ -381,7 +384,7 @@ def screen_catalogue():  # type: ignore[no-untyped-def]
     import analytics.metrics  # noqa: F401 - registers the metric catalogue
     from analytics.deltas import metrics
     from screens.loader import Catalogue
-    from warehouse.queries import NAMED_QUERIES
+    from warehouse.panel_queries import NAMED_QUERIES
 
     return Catalogue(metrics(), NAMED_QUERIES)
 

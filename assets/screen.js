@@ -47,6 +47,8 @@
   var DEFAULT_WINDOW_MIN = 60;    // streams/topics.py sends at least 60 minutes of series
   var KEEP_EXTRA = 5;
   var DEFAULT_EXPECT_S = 300;
+  var QUERY_EVERY_MS = 60000;     // query-bound panels are asked again this often (the server caches 30 s)
+  var QUERY_STALE_MS = 3 * QUERY_EVERY_MS;
   var RELAYOUT_ID = 'sc-relayout';  // callbacks/screen_pages.py RELAYOUT_ID: an input of the pages router
   var RELAYOUT_DELAY_MS = 100;    // several web processes each announce a reload: one relayout for all
   var DONUT_R = 38;
@@ -217,7 +219,8 @@
       keepMin: {},     // key -> minutes to keep (window + KEEP_EXTRA), filled by mount()
       windowMin: DEFAULT_WINDOW_MIN,
       heatRx: [],
-      keepCache: {}
+      keepCache: {},
+      queries: {}      // query id -> the server's answer ({value} | {rows} | {points}, t), see askQueries
     };
   }
 
@@ -331,6 +334,10 @@
   }
 
   function valueOf(ts, b, how) {
+    if (b && b.query) {
+      var answer = ts.queries[b.qid];
+      return answer && typeof answer.value === 'number' ? answer.value : null;
+    }
     if (!b || !b.key || !ts.t) { return null; }
     var kind = b.kind;
     if (!kind) { kind = b.key in ts.levels ? 'level' : b.key in ts.lasts ? 'last' : 'sum'; }
@@ -348,7 +355,14 @@
   // Members of a family glob (`canteen.dish.*`): [{label, key, value}], label = the matched part(s).
   function membersOf(ts, b, rx) {
     var out = [];
-    if (!b || !b.key || !ts.t) { return out; }
+    if (b && b.query) {
+      var answer = ts.queries[b.qid];
+      (answer && answer.rows || []).forEach(function (r) {
+        if (typeof r.value === 'number') { out.push({ label: String(r.label), key: String(r.key), value: r.value }); }
+      });
+      return out;
+    }
+    if (!b || !b.key || !ts.t || !rx) { return out; }
     var src = b.kind === 'level' ? ts.levels : b.kind === 'last' ? ts.lasts : ts.sums;
     for (var k in src) {
       var m = rx.exec(k);
@@ -576,6 +590,10 @@
       var step = Math.max(1, p.spec.bucket_min || 1);
       var now = ctx.now();
       var all = series.map(function (s) {
+        if (s.query) { // days or hours from the warehouse, already whole periods
+          var answer = p.ts.queries[s.qid];
+          return bucket((answer && answer.points || []).map(function (pt) { return typeof pt[1] === 'number' ? pt[1] : null; }), false);
+        }
         var isLevel = s.kind === 'level';
         var end = Math.floor(now / MINUTE_MS) * MINUTE_MS - (isLevel ? 0 : MINUTE_MS);
         var from = end - (win - 1) * MINUTE_MS;
@@ -611,7 +629,7 @@
     fast: function () {},
     slow: function (p, ctx) {
       if (!p.list) { return; }
-      var items = p.rx ? membersOf(p.ts, p.spec.bind[0], p.rx) : [];
+      var items = membersOf(p.ts, p.spec.bind[0], p.rx);
       items.sort(function (a, b) { return b.value - a.value || naturalCompare(a.label, b.label); });
       items = items.slice(0, p.top);
       var max = items.length ? Math.max(items[0].value, 0) : 0;
@@ -710,6 +728,8 @@
     }
   };
 
+  // A gauge's max is fixed, or comes from `max_from` (e.g. today's energy quota): then its thresholds are
+  // fractions of that max and the scale is redrawn when the max changes.
   TYPES.gauge = {
     setup: function (p, ctx) {
       p.num = p.el.querySelector('.sc-num');
@@ -717,6 +737,7 @@
       var svg = svgFor(p.el, 'sc-gauge');
       p.min = typeof p.spec.min === 'number' ? p.spec.min : 0;
       p.max = typeof p.spec.max === 'number' && p.spec.max > p.min ? p.spec.max : p.min + 1;
+      p.thresholds = TYPES.gauge.absolute(p, p.max);
       p.agg = aggOf(p.spec);
       if (!svg) { return; }
       var d = 'M 10 52 A 40 40 0 0 1 90 52';
@@ -724,12 +745,23 @@
       g.appendChild(makeSvg('path', { 'class': 'sc-gauge-track', d: d, pathLength: 100 }));
       p.arc = makeSvg('path', { 'class': 'sc-gauge-val', d: d, pathLength: 100, 'stroke-dasharray': '0 100' });
       g.appendChild(p.arc);
-      (p.spec.thresholds || []).forEach(function (t) {
+      p.scale = makeSvg('g', {});
+      g.appendChild(p.scale);
+      TYPES.gauge.scale(p, ctx);
+    },
+    absolute: function (p, max) {
+      var list = p.spec.thresholds || [];
+      if (!p.spec.max_from) { return list; }
+      return list.map(function (t) { return { above: t.above * max, color: t.color }; });
+    },
+    scale: function (p, ctx) {
+      clear(p.scale);
+      p.thresholds.forEach(function (t) {
         if (typeof t.above !== 'number' || t.above <= p.min || t.above >= p.max) { return; }
         var a = Math.PI * (1 - (t.above - p.min) / (p.max - p.min));
         var c = Math.cos(a);
         var s = Math.sin(a);
-        g.appendChild(makeSvg('line', {
+        p.scale.appendChild(makeSvg('line', {
           'class': 'sc-gauge-tick sc-tk-' + t.color,
           x1: (50 + 33 * c).toFixed(2), y1: (52 - 33 * s).toFixed(2), x2: (50 + 47 * c).toFixed(2), y2: (52 - 47 * s).toFixed(2)
         }));
@@ -738,17 +770,24 @@
       lo.textContent = ctx.fmt(p.min, { decimals: 0 });
       var hi = makeSvg('text', { 'class': 'sc-gauge-end', x: 90, y: 59, 'text-anchor': 'middle' });
       hi.textContent = ctx.fmt(p.max, { decimals: 0 });
-      g.appendChild(lo);
-      g.appendChild(hi);
+      p.scale.appendChild(lo);
+      p.scale.appendChild(hi);
     },
     fast: function (p, ctx) {
       var v = valueOf(p.ts, p.spec.bind && p.spec.bind[0], p.agg);
       p.value = v;
       showNumber(p, ctx, v, p.spec.format);
-      applyThreshold(p.el, thresholdColor(p.spec.thresholds, v));
+      applyThreshold(p.el, thresholdColor(p.thresholds, v));
     },
-    slow: function (p) {
+    slow: function (p, ctx) {
       if (!p.arc) { return; }
+      var m = p.spec.max_from ? valueOf(p.ts, p.spec.max_from) : null;
+      if (typeof m === 'number' && m > p.min && m !== p.max) {
+        p.max = m;
+        p.thresholds = TYPES.gauge.absolute(p, m);
+        TYPES.gauge.scale(p, ctx);
+        applyThreshold(p.el, thresholdColor(p.thresholds, p.value));
+      }
       var frac = p.value === null || p.value === undefined ? 0 : (p.value - p.min) / (p.max - p.min);
       frac = Math.max(0, Math.min(1, frac));
       setAttr(p.arc, 'stroke-dasharray', (frac * 100).toFixed(2) + ' 100');
@@ -991,14 +1030,28 @@
 
   // ---- the page -------------------------------------------------------------------------------------------
 
-  function parseSpec(el) {
+  function parseJson(text) {
     try {
-      var spec = JSON.parse(el.getAttribute('data-spec') || '{}');
-      return spec && typeof spec === 'object' ? spec : {};
+      var obj = JSON.parse(text || '{}');
+      return obj && typeof obj === 'object' ? obj : {};
     } catch (e) {
-      console.warn('screen.js: bad data-spec on #' + el.id);
-      return {};
+      return null;
     }
+  }
+
+  function parseSpec(el) {
+    var spec = parseJson(el.getAttribute('data-spec'));
+    if (spec === null) { console.warn('screen.js: bad data-spec on #' + el.id); }
+    return spec || {};
+  }
+
+  // The ids of the named warehouse queries a panel binds (answered by askQueries in mount).
+  function queryIds(p) {
+    if (!p.qids) {
+      var binds = (p.spec.bind || []).concat(p.spec.per ? [p.spec.per] : [], p.spec.max_from ? [p.spec.max_from] : []);
+      p.qids = binds.filter(function (b) { return b && b.query && b.qid; }).map(function (b) { return b.qid; });
+    }
+    return p.qids;
   }
 
   // Every metric key a panel's spec names (bindings, series, slices...), into `into`.
@@ -1081,6 +1134,7 @@
       var slide = {
         el: el,
         screen: el.getAttribute('data-screen') || '',
+        params: parseJson(el.getAttribute('data-params')),
         canvas: canvas,
         topic: name,
         ts: ts,
@@ -1299,7 +1353,20 @@
       var systems = p.spec.systems || [];
       var late = false;
       var age;
+      var qids = queryIds(p);
       if (!p.ts.t) { age = DASH; }
+      else if (qids.length) {
+        var answered = null;
+        qids.forEach(function (q) {
+          var a = p.ts.queries[q];
+          if (a && typeof a.t === 'number' && (answered === null || a.t < answered)) { answered = a.t; }
+        });
+        if (answered === null) { age = lbl('no-data'); }
+        else if (now - answered > QUERY_STALE_MS) {
+          late = true;
+          age = lbl('late', { n: Math.max(1, Math.floor((now - answered) / MINUTE_MS)) });
+        } else { age = lbl('updated', { t: hhmm(answered) }); }
+      }
       else if (!systems.length) { age = ''; }
       else {
         var last = newestOf(p.ts, systems);
@@ -1458,6 +1525,7 @@
         lostAt = null;
         quietFlush = true;
         setStatus('connected');
+        askQueries();
       });
     }
 
@@ -1540,6 +1608,29 @@
 
     // ---- the 1 s tick: clock, lost counter, lateness, table pages ----
     var ticks = 0;
+    // Query-bound panels show warehouse history: asked over the page's socket after every snapshot and then
+    // every QUERY_EVERY_MS (the server answers from a short cache, so many walls cost one database query).
+    function askQueries() {
+      if (stopped || !socket || !socket.connected) { return; }
+      slides.forEach(function (s) {
+        var ids = {};
+        s.panels.forEach(function (p) { queryIds(p).forEach(function (q) { ids[q] = true; }); });
+        var list = Object.keys(ids);
+        if (!list.length) { return; }
+        var ask = { screen: s.screen, ids: list, params: s.params || {}, lang: lang };
+        socket.timeout(SUBSCRIBE_TIMEOUT_MS).emit('query', ask, function (err, ack) {
+          if (stopped || err || !ack) { return; }
+          if (ack.error) { console.warn('screen.js: query refused: ' + ack.error); return; }
+          Object.keys(ack.answers || {}).forEach(function (q) {
+            var a = ack.answers[q];
+            if (a && !a.error && typeof a.t === 'number' && ids[q]) { s.ts.queries[q] = a; }
+          });
+          markTopic(s.topic);
+        });
+      });
+    }
+    timers.queries = setInterval(askQueries, QUERY_EVERY_MS);
+
     timers.tick = setInterval(function () {
       ticks += 1;
       var slide = slides[current];

@@ -141,6 +141,7 @@ CALLBACKS: dict[str, str] = {
 SOCKET_EVENTS: dict[str, str] = {
     "connect": VIEWER,
     "subscribe": VIEWER,  # then each topic's rule
+    "query": VIEWER,  # a screen's query-bound panels: then the screen topic's rule (callbacks/screen_queries.py)
 }
 # a topic a wall may subscribe to carries counts and masked values only (SECURITY.md)
 TOPICS: dict[str, str] = {

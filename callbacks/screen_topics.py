@@ -25,7 +25,7 @@ def topic_name(screen_id: str) -> str:
 
 def _bindings(panel: object) -> Iterator[str]:
     """Every live metric key a panel binds (its value, a divisor, series and slices)."""
-    for attr in ("bind", "per"):
+    for attr in ("bind", "per", "max_from"):
         b = getattr(panel, attr, None)
         if b is not None and b.live:
             yield b.live

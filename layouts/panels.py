@@ -153,6 +153,9 @@ def alarm_levels(panel: AlarmTickerPanel) -> list[str]:
     return [ALARM_PREFIX + sev for sev in SEVERITIES[: last + 1]]
 
 
+_NOT_SHOWN = {("per",), ("max_from",)}  # bindings that scale the shown value; they travel under their own keys
+
+
 def panel_spec(panel: PanelBase, ctx: RenderContext) -> dict[str, Any]:
     """The `data-spec` object: common keys first, then the type's own; `systems` follows the final bindings."""
     family = panel.type in FAMILY_PANELS
@@ -160,7 +163,7 @@ def panel_spec(panel: PanelBase, ctx: RenderContext) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "type": panel.type,
         "title": ctx.text(panel.title),
-        "bind": [bind_spec(b, ctx, family=family) for loc, b in panel.bindings() if loc != ("per",)],
+        "bind": [bind_spec(b, ctx, family=family) for loc, b in panel.bindings() if loc not in _NOT_SHOWN],
         "per": bind_spec(per, ctx) if per is not None else None,
         "unit": panel.unit,
         "format": panel.format.model_dump(),
@@ -242,7 +245,8 @@ def donut(panel: DonutPanel, ctx: RenderContext) -> list[Component]:
 
 
 def _gauge_extras(panel: GaugePanel, ctx: RenderContext) -> dict[str, Any]:
-    return {"min": panel.min, "max": panel.max}
+    max_from = bind_spec(panel.max_from, ctx) if panel.max_from is not None else None
+    return {"min": panel.min, "max": panel.max, "max_from": max_from}
 
 
 @renderer("gauge", extras=_gauge_extras)

@@ -8,6 +8,8 @@ formats at run time travel as `data-lbl-*` attributes on `#sc-page`.
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterable, Mapping, Sequence
 
 from dash import html
@@ -55,6 +57,7 @@ def slide(screen: Screen, params: Mapping[str, str], dwell: int | None, *, lang:
     attrs = {
         "data-screen": screen.id,
         "data-topic": topic_of(screen),
+        "data-params": json.dumps(ctx.params, ensure_ascii=False, separators=(",", ":")),
         "data-design-w": str(screen.design.width),
         "data-design-h": str(screen.design.height),
     }

@@ -279,10 +279,29 @@ class DonutPanel(PanelBase):
 
 
 class GaugePanel(PanelBase):
+    """`max_from` (e.g. today's energy quota from the warehouse) replaces `max` once it is known; its
+    thresholds are then fractions of the max (0.9 = 90 %), so they follow the max."""
+
     type: Literal["gauge"]
     bind: Binding
     min: Number = 0.0
     max: Number
+    max_from: Binding | None = None
+
+    def bindings(self) -> Iterator[tuple[Loc, Binding]]:
+        yield ("bind",), self.bind
+        if self.max_from is not None:
+            yield ("max_from",), self.max_from
+
+    @model_validator(mode="after")
+    def _relative_thresholds(self) -> GaugePanel:
+        if self.max_from is not None:
+            for t in self.thresholds:
+                if not 0 < t.above <= 2:
+                    raise PydanticCustomError(
+                        "gauge_fraction", "with max_from a threshold is a fraction of the max, like 0.9; got {got}",
+                        {"got": f"{t.above:g}"})
+        return self
 
 
 class HeatmapPanel(PanelBase):

@@ -17,7 +17,7 @@ from layouts.panels import RENDERERS, RenderContext, panel_spec
 from layouts.screen_page import screen_page
 from screens.loader import Catalogue, LoadResult, load_all
 from screens.model import MapPanel
-from warehouse.queries import NAMED_QUERIES
+from warehouse.panel_queries import NAMED_QUERIES
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = {n: i.kind for n, i in metrics().items()}

@@ -23,7 +23,7 @@ from layouts.panels import RENDERERS, RenderContext, bind_spec, panel_spec, rend
 from layouts.screen_page import error_page, screen_page
 from screens.loader import Catalogue, LoadResult, ScreenError, load_all
 from screens.model import PANEL_TYPES, Binding, Screen
-from warehouse.queries import NAMED_QUERIES
+from warehouse.panel_queries import NAMED_QUERIES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ["canteen", "energy", "overview", "property", "security", "vehicles"]

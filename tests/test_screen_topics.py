@@ -11,7 +11,7 @@ from analytics.deltas import metrics
 from callbacks.screen_topics import screen_topic, wall_topics
 from screens.rules import kind_of
 from screens.loader import Catalogue, load_all
-from warehouse.queries import NAMED_QUERIES
+from warehouse.panel_queries import NAMED_QUERIES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,9 +18,6 @@ from warehouse.rollups import DEFAULT_TZ
 from warehouse.sqltypes import UTC
 
 
-# the queries a screen panel may bind to by name (screens/*.yaml `bind: {query: ...}`)
-NAMED_QUERIES = ("daily_counts", "hourly_series", "total_between", "last_comparable_total", "totals_by_dim")
-
 
 class Total(NamedTuple):
     n: int

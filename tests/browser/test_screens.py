@@ -4,15 +4,21 @@ Redis shows on the canteen screen; the leadership playlist rotates without reloa
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
+from domain.calendar import default_calendar
+from domain.compound import build_compound
+from settings import Settings
 from tests.browser.conftest import SCREENS, PageLog, _is_local
 from tests.browser.test_real_app import WAIT, RealApp, settlements
+from warehouse.panel_queries import quota_share
 
 SHIPPED = ["overview", "canteen", "security", "energy", "vehicles", "property"]
 SIZES = [(1366, 768, 1), (1920, 1080, 1), (1920, 1080, 1.25), (3840, 2160, 1.5), (5760, 2160, 1)]
@@ -110,3 +116,21 @@ def test_invalid_screens_are_reported_by_the_page(app_signed_in: Any, browser: A
     page.context.close()
     assert log.unexpected_errors() == [], log.console_errors
 
+
+
+def test_query_panels_are_answered_from_the_warehouse(app_signed_in: Any, browser: Any) -> None:
+    """The overview's gauge takes today's quota from the buildings' master data; the property screen's ranking by
+    unit (a query on an empty warehouse) says so, with the time of its answer."""
+    app, cookies = app_signed_in
+    page, log = new_page(browser, cookies, 1920, 1080, 1)
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    annual = sum(b.area_m2 * b.quota_kwh_m2_year for b in build_compound(Settings().compound_seed).buildings)
+    quota = round(annual * quota_share(today, default_calendar(), 40))
+    page.goto(f"{app.url}/screens/overview?kiosk=1")
+    expect(page.locator("#overview--energy_vs_quota .sc-gauge-end").nth(1)).to_have_text(f"{quota:,}", timeout=WAIT)
+    page.goto(f"{app.url}/screens/property?kiosk=1")
+    ranking = page.locator("#property--orders_by_unit")
+    expect(ranking.locator(".sc-empty")).to_have_text("暂无数据", timeout=WAIT)
+    expect(ranking.locator(".sc-age")).to_have_text(re.compile(r"^\d\d:\d\d 更新$"))
+    page.context.close()
+    assert log.unexpected_errors() == [], log.console_errors

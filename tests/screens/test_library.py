@@ -14,7 +14,7 @@ import analytics.metrics  # noqa: F401 - importing registers every metric
 from analytics.deltas import metrics
 from screens.library import Change, ScreenLibrary, errors_of
 from screens.loader import Catalogue
-from warehouse.queries import NAMED_QUERIES
+from warehouse.panel_queries import NAMED_QUERIES
 
 SHIPPED = Path(__file__).resolve().parents[2] / "screens"
 CATALOGUE = Catalogue(metrics(), NAMED_QUERIES)

@@ -214,6 +214,15 @@ def test_value_rules() -> None:
     ]
 
 
+def test_a_gauge_max_from_a_query_takes_thresholds_as_fractions() -> None:
+    good = panel("gauge", bind={"live": "energy.electricity"}, max=45000, max_from={"query": "daily_counts"},
+                 thresholds=[{"above": 0.9, "color": "warn"}])
+    assert [loc for loc, _b in make_screen(good).panels[0].bindings()] == [("bind",), ("max_from",)]
+    absolute = {**good, "thresholds": [{"above": 40000, "color": "warn"}]}
+    assert errors({"panels": [absolute]}) == [
+        (("panels", 0, "gauge"), "with max_from a threshold is a fraction of the max, like 0.9; got 40000")]
+
+
 def test_layout_rules_on_a_custom_grid() -> None:
     s = make_screen(panel("header", {"x": 0, "y": 0, "w": 8, "h": 1}),
                     {**panel("header", {"x": 8, "y": 0, "w": 1, "h": 1}), "id": "h2"},

@@ -21,7 +21,7 @@ from layouts.screen_page import ERROR_PAGE_ID, PAGE_ID
 from screens.library import ScreenLibrary
 from screens.loader import Catalogue
 from streams.topics import TOPICS, Topic, replace_topics
-from warehouse.queries import NAMED_QUERIES
+from warehouse.panel_queries import NAMED_QUERIES
 
 SHIPPED = Path(__file__).resolve().parents[2] / "screens"
 KINDS = {name: info.kind for name, info in metrics().items()}

@@ -19,7 +19,7 @@ from screens.loader import Catalogue, load_all
 from streams.live_state import LiveState
 from streams.push import Pusher, room_of
 from streams.topics import TOPICS, register_topic, snapshot
-from warehouse.queries import NAMED_QUERIES
+from warehouse.panel_queries import NAMED_QUERIES
 
 TZ = ZoneInfo("Asia/Shanghai")
 LUNCH = dt.datetime(2026, 11, 25, 11, 45, tzinfo=TZ)  # a Wednesday, a working day
