@@ -281,6 +281,7 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     from streams.live_state import LiveState
     from streams.producer import Producer
     from streams.redis_conn import connect
+    from warehouse.member_names import member_names
     from warehouse.people import PersonProtector
 
     url = redis_url(settings)
@@ -302,7 +303,9 @@ def create_web(settings: Settings):  # type: ignore[no-untyped-def]
     server.config["SECRET_KEY"] = settings.secret_key
     dash.register_page("live_overview", path="/", title="智慧机关事务 · 实时数据总览",
                        layout=page_guard(PAGES["/"], lambda lang="zh", **_query: layout(lang, systems), no_access))
-    screens_page, wall_page = screen_layouts(library, kinds, no_access)
+    with engine.connect() as conn:  # rows of family panels show names (1号楼), not ids (B01)
+        names = member_names(conn)
+    screens_page, wall_page = screen_layouts(library, kinds, no_access, names)
     dash.register_page("screens", path_template="/screens/<screen_id>", title="智慧机关事务 · 大屏",
                        layout=page_guard(PAGES["/screens/<screen_id>"], screens_page, no_access))
     dash.register_page("wall", path_template="/wall/<name>", title="智慧机关事务 · 大屏",

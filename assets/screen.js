@@ -397,6 +397,23 @@
     return out;
   }
 
+  // A binding's minute values from `from` up to now, merged into periods of `step` minutes of the local clock
+  // (:00, :15, ...) and capped at CHART_POINTS_MAX points. A sum's minute (or period) in progress is left out,
+  // so a curve does not dip at its end; a level's is shown.
+  function seriesValues(ts, b, ctx, from, step) {
+    var now = ctx.now();
+    var isLevel = b.kind === 'level';
+    var end = Math.floor(now / MINUTE_MS) * MINUTE_MS - (isLevel ? 0 : MINUTE_MS);
+    if (step > 1) {
+      var day0 = ctx.dayStart(now);
+      var period = step * MINUTE_MS;
+      var current = day0 + Math.floor((now - day0) / period) * period;
+      end = isLevel ? current + period - MINUTE_MS : current - MINUTE_MS;
+      from = day0 + Math.floor((from - day0) / period) * period;
+    }
+    return bucket(chunks(dense(seriesOf(ts, b), from, end, isLevel), step, isLevel), isLevel);
+  }
+
   // Buckets of at most CHART_POINTS_MAX points: sums add up, levels average.
   function bucket(values, average) {
     return values.length <= CHART_POINTS_MAX ? values : chunks(values, Math.ceil(values.length / CHART_POINTS_MAX), average);
@@ -554,12 +571,7 @@
     slow: function (p, ctx) {
       if (!p.spark) { return; }
       var b = p.spec.bind && p.spec.bind[0];
-      var map = seriesOf(p.ts, b);
-      var now = ctx.now();
-      var isLevel = b && b.kind === 'level';
-      // Sums: up to the last complete minute (the current one is still filling up).
-      var end = Math.floor(now / MINUTE_MS) * MINUTE_MS - (isLevel ? 0 : MINUTE_MS);
-      var values = bucket(dense(map, ctx.dayStart(now), end, isLevel), isLevel);
+      var values = b ? seriesValues(p.ts, b, ctx, ctx.dayStart(ctx.now()), p.spec.bucket_min || 1) : [];
       var paths = linePaths(values, 100, 30, 2, maxOf([values]));
       setAttr(p.spark.line, 'points', paths.line);
       setAttr(p.spark.area, 'd', paths.area);
@@ -587,26 +599,13 @@
     slow: function (p, ctx) {
       var series = p.spec.series || [];
       var win = Math.max(5, p.spec.window_min || DEFAULT_WINDOW_MIN);
-      var step = Math.max(1, p.spec.bucket_min || 1);
-      var now = ctx.now();
+      var from = Math.floor(ctx.now() / MINUTE_MS) * MINUTE_MS - win * MINUTE_MS;
       var all = series.map(function (s) {
         if (s.query) { // days or hours from the warehouse, already whole periods
           var answer = p.ts.queries[s.qid];
           return bucket((answer && answer.points || []).map(function (pt) { return typeof pt[1] === 'number' ? pt[1] : null; }), false);
         }
-        var isLevel = s.kind === 'level';
-        var end = Math.floor(now / MINUTE_MS) * MINUTE_MS - (isLevel ? 0 : MINUTE_MS);
-        var from = end - (win - 1) * MINUTE_MS;
-        if (step > 1) {
-          // Whole periods of the local clock (:00, :15, ...); a sum's period in progress is left out, so the
-          // curve does not dip at its end.
-          var day0 = ctx.dayStart(now);
-          var period = step * MINUTE_MS;
-          var current = day0 + Math.floor((now - day0) / period) * period;
-          end = isLevel ? current + period - MINUTE_MS : current - MINUTE_MS;
-          from = end + MINUTE_MS - Math.ceil(win / step) * period;
-        }
-        return bucket(chunks(dense(seriesOf(p.ts, s), from, end, isLevel), step, isLevel), isLevel);
+        return seriesValues(p.ts, s, ctx, from, p.spec.bucket_min || 1);
       });
       var max = maxOf(all) * 1.08;
       all.forEach(function (values, i) {
@@ -656,7 +655,7 @@
       var unit = p.spec.unit ? ' ' + p.spec.unit : '';
       items.forEach(function (it, i) {
         var r = p.rows[i];
-        setText(r.label, it.label);
+        setText(r.label, nameOf(p.spec, it.label));
         setAttr(r.label, 'title', it.label);
         setText(r.value, ctx.fmt(it.value, p.spec.format) + unit);
         setStyle(r.bar, 'width', (max > 0 ? Math.max(0, it.value) / max * 100 : 0).toFixed(1) + '%');
@@ -816,8 +815,8 @@
       p.box.appendChild(make('span', 'sc-heat-corner'));
       for (var h = 0; h < 24; h++) { p.box.appendChild(make('span', 'sc-heat-hour', h % 3 === 0 ? String(h) : '')); }
       labels.forEach(function (label) {
-        var lab = make('span', 'sc-heat-label', label);
-        lab.title = label;
+        var lab = make('span', 'sc-heat-label', nameOf(p.spec, label));
+        lab.title = nameOf(p.spec, label);
         p.box.appendChild(lab);
         var row = [];
         for (var i = 0; i < 24; i++) {
@@ -950,7 +949,11 @@
       var rows = [];
       if (entries) {
         entries.forEach(function (v, id) {
-          rows.push({ id: id, cells: p.columns.map(function (c) { return TYPES.event_table.cell(id, v, c.key); }) });
+          rows.push({ id: id, cells: p.columns.map(function (c) {
+            var cell = TYPES.event_table.cell(id, v, c.key);
+            var names = p.spec.names && p.spec.names[c.key];
+            return names && typeof cell === 'string' && Object.prototype.hasOwnProperty.call(names, cell) ? names[cell] : cell;
+          }) });
         });
       }
       rows.sort(function (a, b2) {
@@ -1043,6 +1046,12 @@
     var spec = parseJson(el.getAttribute('data-spec'));
     if (spec === null) { console.warn('screen.js: bad data-spec on #' + el.id); }
     return spec || {};
+  }
+
+  // A family member's display name (1号楼 for B01) from the master data the page carries, else its id.
+  function nameOf(spec, id) {
+    var names = spec.names;
+    return names && Object.prototype.hasOwnProperty.call(names, id) ? names[id] : id;
   }
 
   // The ids of the named warehouse queries a panel binds (answered by askQueries in mount).

@@ -52,9 +52,10 @@ def _fresh(page: Component) -> html.Div:
     return html.Div(id=f"sc-render-{secrets.token_hex(6)}", children=page)
 
 
-def screen_layouts(library: ScreenLibrary, kinds: Mapping[str, str], no_access: Callable[[], Component]
+def screen_layouts(library: ScreenLibrary, kinds: Mapping[str, str], no_access: Callable[[], Component],
+                   names: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None
                    ) -> tuple[Callable[..., Component], Callable[..., Component]]:
-    """(screens page, wall page) layout functions over the live screen library."""
+    """(screens page, wall page) layout functions over the live screen library; `names` as screen_page takes."""
 
     def screens_page(screen_id: str = "", lang: str = "zh", kiosk: str = "", relayout: object = None,
                      **_query: str) -> Component:
@@ -65,7 +66,7 @@ def screen_layouts(library: ScreenLibrary, kinds: Mapping[str, str], no_access: 
             return error_page(errors or [f"no screen '{screen_id}'"], lang)
         if not _wall_may_show([screen_id], lib):
             return no_access()
-        return _fresh(screen_page([(screen, {}, None)], lang=lang, kiosk=kiosk == "1", kinds=kinds))
+        return _fresh(screen_page([(screen, {}, None)], lang=lang, kiosk=kiosk == "1", kinds=kinds, names=names))
 
     def wall_page(name: str = "", lang: str = "zh", kiosk: str = "", relayout: object = None,
                   **_query: str) -> Component:
@@ -83,6 +84,6 @@ def screen_layouts(library: ScreenLibrary, kinds: Mapping[str, str], no_access: 
         errors = errors_of(lib, [name, *(screen.id for screen, _params, _dwell in slides)])
         if not slides or (errors and relayout is None):
             return error_page(errors or [f"no playlist or screen '{name}'"], lang)
-        return _fresh(screen_page(slides, lang=lang, kiosk=kiosk == "1", kinds=kinds))
+        return _fresh(screen_page(slides, lang=lang, kiosk=kiosk == "1", kinds=kinds, names=names))
 
     return screens_page, wall_page

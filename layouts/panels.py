@@ -51,11 +51,13 @@ SEVERITIES = ("critical", "high", "medium", "low")
 
 @dataclass(frozen=True)
 class RenderContext:
-    """What a renderer may depend on besides the panel: language, params after slide overrides, metric kinds."""
+    """What a renderer may depend on besides the panel: language, params after slide overrides, metric kinds, and
+    the display names of family members in that language ({placeholder: {id: name}}, from the master data)."""
 
     lang: str = "zh"
     params: Mapping[str, str] = field(default_factory=dict)
     kinds: Mapping[str, str] = field(default_factory=dict)
+    names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def text(self, label: Localized) -> str:
         return label.en if normalize_lang(self.lang) == "en" else label.zh
@@ -200,7 +202,7 @@ _COMPARE_LABEL = {"same_day_last_week": "vs_last_week", "last_comparable_day": "
 
 
 def _kpi_extras(panel: KpiPanel, ctx: RenderContext) -> dict[str, Any]:
-    return {"compare": list(panel.compare), "sparkline": panel.sparkline}
+    return {"compare": list(panel.compare), "sparkline": panel.sparkline, "bucket_min": panel.bucket_min}
 
 
 @renderer("kpi", extras=_kpi_extras)
@@ -225,8 +227,14 @@ def trend(panel: TrendPanel, ctx: RenderContext) -> list[Component]:
             html.Ul(className="sc-legend", children=[html.Li(ctx.text(s.label)) for s in panel.series])]
 
 
+def _member_names(panel: RankingPanel | HeatmapPanel, ctx: RenderContext) -> dict[str, str]:
+    """Names for the ids a family panel's rows are keyed by (its key's placeholder: building, unit, ...)."""
+    found = _PLACEHOLDER_RX.findall(panel.bind.live or "")
+    return dict(ctx.names.get(found[-1], {})) if found else {}
+
+
 def _ranking_extras(panel: RankingPanel, ctx: RenderContext) -> dict[str, Any]:
-    return {"top": panel.top}
+    return {"top": panel.top, "names": _member_names(panel, ctx)}
 
 
 @renderer("ranking", extras=_ranking_extras)
@@ -255,7 +263,7 @@ def gauge(panel: GaugePanel, ctx: RenderContext) -> list[Component]:
 
 
 def _heatmap_extras(panel: HeatmapPanel, ctx: RenderContext) -> dict[str, Any]:
-    return {"rows": panel.rows}
+    return {"rows": panel.rows, "names": _member_names(panel, ctx)}
 
 
 @renderer("heatmap", extras=_heatmap_extras)
@@ -309,8 +317,12 @@ def alarm_ticker(panel: AlarmTickerPanel, ctx: RenderContext) -> list[Component]
 
 
 def _table_extras(panel: EventTablePanel, ctx: RenderContext) -> dict[str, Any]:
+    shown = {c.key for c in panel.columns}
+    names = {k: dict(v) for k, v in ctx.names.items() if k in shown}
+    if panel.row_names is not None and "id" in shown:
+        names["id"] = dict(ctx.names.get(panel.row_names, {}))
     return {"columns": [{"key": c.key, "label": ctx.text(c.label)} for c in panel.columns],
-            "page_size": panel.page_size, "dwell_s": panel.dwell_s}
+            "page_size": panel.page_size, "dwell_s": panel.dwell_s, "names": names}
 
 
 @renderer("event_table", extras=_table_extras)

@@ -51,9 +51,9 @@ def canvas_style(screen: Screen) -> dict[str, str]:
 
 
 def slide(screen: Screen, params: Mapping[str, str], dwell: int | None, *, lang: str, kinds: Mapping[str, str],
-          visible: bool) -> html.Div:
+          names: Mapping[str, Mapping[str, str]], visible: bool) -> html.Div:
     """One `sc-slide`: the slide's params override the screen's defaults; `dwell` only on playlists."""
-    ctx = RenderContext(lang=lang, params={**screen.params, **params}, kinds=kinds)
+    ctx = RenderContext(lang=lang, params={**screen.params, **params}, kinds=kinds, names=names)
     attrs = {
         "data-screen": screen.id,
         "data-topic": topic_of(screen),
@@ -70,8 +70,10 @@ def slide(screen: Screen, params: Mapping[str, str], dwell: int | None, *, lang:
 
 
 def screen_page(slides: Sequence[SlideSpec], *, lang: str = "zh", kiosk: bool = False,
-                kinds: Mapping[str, str]) -> html.Div:
-    """`#sc-page` with one slide per (screen, slide params, dwell seconds or None); only the first is shown."""
+                kinds: Mapping[str, str], names: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None
+                ) -> html.Div:
+    """`#sc-page` with one slide per (screen, slide params, dwell seconds or None); only the first is shown.
+    `names`: {lang: {placeholder: {id: display name}}} for family panels' rows."""
     if not slides:
         raise ValueError("a screen page needs at least one slide")
     lang = normalize_lang(lang)
@@ -82,7 +84,8 @@ def screen_page(slides: Sequence[SlideSpec], *, lang: str = "zh", kiosk: bool = 
         lang=_html_lang(lang),
         children=[
             html.Div(className="sc-banner", role="alert", hidden=True),
-            *(slide(s, p, d, lang=lang, kinds=kinds, visible=i == 0) for i, (s, p, d) in enumerate(slides)),
+            *(slide(s, p, d, lang=lang, kinds=kinds, names=(names or {}).get(lang, {}), visible=i == 0)
+              for i, (s, p, d) in enumerate(slides)),
         ],
         **{"data-lang": lang, "data-kiosk": "1" if kiosk else "0"},
         **labels,

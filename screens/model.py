@@ -236,12 +236,18 @@ class PanelBase(Strict):
             yield ("bind",), bind
 
 
+# Points per period of the local clock in a trend or a KPI's sparkline: meters reporting every 15 minutes read as a
+# 15-minute curve instead of a comb of one-minute spikes. Sums add up per period, levels average.
+BucketMin = Literal[1, 5, 10, 15, 30, 60]
+
+
 class KpiPanel(PanelBase):
     type: Literal["kpi"]
     bind: Binding
     per: Binding | None = None  # shows bind / per: on-time rates, vacancy, average satisfaction
     compare: list[Literal["last_comparable_day", "same_day_last_week"]] = Field([], max_length=2)
     sparkline: Flag = False
+    bucket_min: BucketMin = 1  # of the sparkline
 
     def bindings(self) -> Iterator[tuple[Loc, Binding]]:
         yield ("bind",), self.bind
@@ -253,9 +259,7 @@ class TrendPanel(PanelBase):
     type: Literal["trend"]
     series: list[Series] = Field(min_length=1, max_length=8)
     window_min: Annotated[int, between(5, 1440)] = 60
-    # Points per period of the local clock: meters reporting every 15 minutes read as a 15-minute curve
-    # instead of a comb of one-minute spikes. Sums add up per period, levels average.
-    bucket_min: Literal[1, 5, 10, 15, 30, 60] = 1
+    bucket_min: BucketMin = 1
     style: Literal["line", "area"] = "line"
 
     def bindings(self) -> Iterator[tuple[Loc, Binding]]:
@@ -340,10 +344,13 @@ class AlarmTickerPanel(PanelBase):
 
 class EventTablePanel(PanelBase):
     type: Literal["event_table"]
-    bind: Binding  # a live "last" metric (one row per entity) or a query returning rows
+    bind: Binding  # a live "last" metric: one row per entity
     columns: list[Column] = Field(min_length=1, max_length=8)
     page_size: Annotated[int, between(3, 30)] = 10
     dwell_s: Annotated[int, between(3, 60)] = 10
+    # what the row ids (column key `id`) are, so they show by name; columns keyed building, unit, canteen or
+    # window show names too
+    row_names: Literal["building", "unit", "canteen", "window"] | None = None
 
 
 class HeaderPanel(PanelBase):

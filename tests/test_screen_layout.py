@@ -238,3 +238,14 @@ def test_panel_spec_is_pure(loaded: LoadResult) -> None:
     ctx = RenderContext(lang="zh", params={"building": "B03"}, kinds=KINDS)
     first = [panel_spec(p, ctx) for p in screen.panels]
     assert first == [panel_spec(p, ctx) for p in screen.panels]
+
+
+def test_family_panels_carry_the_names_of_their_members_in_the_pages_language(loaded: LoadResult) -> None:
+    names = {"zh": {"building": {"B01": "1号楼"}, "unit": {"U01": "办公厅"}}, "en": {"unit": {"U01": "General Office"}}}
+    energy = loaded.screens["energy"]
+    zh = _specs(screen_page([(energy, {}, None)], lang="zh", kinds=KINDS, names=names))
+    assert zh["energy--building_ranking"]["names"] == {"B01": "1号楼"}
+    assert zh["energy--building_hours"]["names"] == {"B01": "1号楼"}
+    en = _specs(screen_page([(energy, {}, None)], lang="en", kinds=KINDS, names=names))
+    assert en["energy--building_ranking"]["names"] == {}  # no English building names: the page shows ids
+    assert _specs(_page(loaded, "energy"))["energy--building_ranking"]["names"] == {}

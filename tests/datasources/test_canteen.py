@@ -189,7 +189,8 @@ def test_extractors() -> None:
     settle = decode(CanteenSettlement, SETTLEMENT)
     assert list(metrics.settlement(settle)) == [
         Sum("canteen.meals"), Sum("canteen.meals.lunch"), Sum("canteen.meals.canteen.CT1"),
-        Sum("canteen.revenue", 14.0), Sum("canteen.pay.face"), Sum("canteen.dish.D201", 1), Sum("canteen.dish.D401", 2)]
+        Sum("canteen.revenue", 14.0), Sum("canteen.pay.face"),
+        Sum("canteen.dish.红烧肉", 1), Sum("canteen.dish.米饭", 2)]
     assert list(metrics.queue(decode(CanteenQueue, QUEUE))) == [
         Last("canteen.queue", "CT1-W3", {"canteen": "CT1", "len": 12, "wait_min": 3.4, "open": True})]
     assert list(metrics.camera(decode(CanteenCameraStatus, CAMERA, online=False))) == [

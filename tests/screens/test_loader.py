@@ -26,7 +26,7 @@ CATALOGUE = Catalogue(
 )
 KNOWN_TYPES = "kpi, trend, ranking, donut, gauge, heatmap, map, alarm_ticker, event_table, header"
 KPI_KEYS = ("id, type, title, at, unit, format, thresholds, expect_every_s, drill, privacy, bind, per, compare, "
-            "sparkline")
+            "sparkline, bucket_min")
 
 EXPECTED = {
     "syntax_error": "bad/syntax_error.yaml:9: YAML syntax error: expected ',' or '}', but got ':' (while parsing a "
