@@ -28,6 +28,7 @@ Samples from the first `--warmup` seconds are dropped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -35,14 +36,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.clients import ClientProcs, client_kind  # noqa: E402
-from bench.measure import cpu_seconds, machine, percentiles, table, write_json  # noqa: E402
-from bench.push_stack import start_push_stack  # noqa: E402
+from bench.measure import cpu_seconds, machine, percentiles, rss_mb, table, write_json  # noqa: E402
+from bench.push_stack import PushStack, start_push_stack  # noqa: E402
 from bench.services import child, redis_server, stop_process  # noqa: E402
 from bench.stores import PG_URL, create_groups, prepare_warehouse, scratch_db, warehouse_rows  # noqa: E402
 from bench.workload import load_workload  # noqa: E402
@@ -51,51 +53,77 @@ from streams.redis_conn import connect  # noqa: E402
 TARGET_P95_MS = 150.0
 
 
-def run_once(server: Any, workload: Any, n_clients: int, args: argparse.Namespace) -> dict[str, Any]:
-    import psutil
-
+@contextlib.contextmanager
+def fresh_push_stack(server: Any, workload: Any, args: argparse.Namespace, *, screens: bool = False,
+                     stats: bool = True) -> Iterator[tuple[PushStack, str, Path]]:
+    """An emptied Redis, a scratch warehouse (`args.engine`) and the worker and web processes on them, with
+    a temp folder for the children's files; yields (stack, database URL, folder), stops the stack after."""
     server.reset()
     with scratch_db(args.engine, args.pg_url) as db_url, tempfile.TemporaryDirectory(prefix="bench-push-") as tmp:
         prepare_warehouse(db_url, workload)
         create_groups(connect(server.url), workload.streams)
-        stack = start_push_stack(server.url, db_url, workload.kind, Path(tmp))
+        stack = start_push_stack(server.url, db_url, workload.kind, Path(tmp), stats=stats, screens=screens)
+        try:
+            yield stack, db_url, Path(tmp)
+        finally:
+            stack.stop()
+
+
+def run_once(server: Any, workload: Any, n_clients: int, args: argparse.Namespace, *, topic: str = "overview",
+             screens: bool = False) -> dict[str, Any]:
+    """One client count on fresh processes; `topic` is what the clients subscribe to (`screens`: the web and
+    worker register the screens' topics, for `screen:<id>`)."""
+    import psutil
+
+    with fresh_push_stack(server, workload, args, screens=screens) as (stack, db_url, tmp):
         kind = client_kind(args.client_kind)
         procs = args.client_procs or max(1, math.ceil(n_clients / (200 if kind == "async" else 100)))
-        clients = ClientProcs(stack.url, n_clients, procs, Path(tmp), kind, cookie=stack.cookie)
+        clients = ClientProcs(stack.url, n_clients, procs, tmp, kind, cookie=stack.cookie, topic=topic)
         try:
             t_conn = time.time()
             clients.wait_ready()
             connect_s = time.time() - t_conn
             watched = {"worker": stack.worker.pid, "web": stack.web.pid,
                        **{f"clients{i}": pid for i, pid in enumerate(clients.pids)}}
-            if server.proc is not None:
-                watched["redis"] = server.proc.pid
-            total = args.warmup + args.seconds
-            producer = child(["bench.common", "produce", "--redis", server.url, "--kind", workload.kind,
-                              "--rate", str(args.rate), "--seconds", str(total)], stdout=subprocess.PIPE, text=True)
-            t0 = time.time()
-            time.sleep(args.warmup)
-            cpu0 = {k: cpu_seconds(p) for k, p in watched.items()}
-            m0 = time.time()
-            out, _ = producer.communicate(timeout=total + 60)
-            m1 = time.time()
-            cpu = {k: round(100 * (cpu_seconds(p) - cpu0[k]) / (m1 - m0), 1) for k, p in watched.items()}
+            w0, m1, cpu, produced = load_window(server, workload, args, watched)
             threads = {"web": psutil.Process(stack.web.pid).num_threads(),
                        "worker": psutil.Process(stack.worker.pid).num_threads()}
-            produced = json.loads(out.strip().splitlines()[-1])
+            rss = {"web": round(rss_mb(stack.web.pid), 1), "worker": round(rss_mb(stack.worker.pid), 1)}
             time.sleep(1.0)  # let the last flushes arrive
             results = clients.stop()
         finally:
-            if "producer" in locals():
-                stop_process(producer)
             for p in clients.procs:
                 stop_process(p)
             worker_stats = stack.stop()
         rows = warehouse_rows(db_url, workload)
-    out = summarise(n_clients, results, t0 + args.warmup, m1, produced, rows, cpu, threads, connect_s, procs)
+    out = summarise(n_clients, results, w0, m1, produced, rows, cpu, threads, connect_s, procs)
     out["worker"] = worker_stats
     out["client_kind"] = kind
+    out["rss_mb"] = rss
+    out["topic"] = topic
     return out
+
+
+def load_window(server: Any, workload: Any, args: argparse.Namespace,
+                watched: dict[str, int]) -> tuple[float, float, dict[str, float], dict[str, Any]]:
+    """Feed `args.rate` events/s for `args.warmup` + `args.seconds` from a producer process; returns the
+    measured window (start after the warm-up, end), the CPU % of each watched process (and the private
+    Redis) over it, and what the producer sent."""
+    if server.proc is not None:
+        watched = {**watched, "redis": server.proc.pid}
+    total = args.warmup + args.seconds
+    producer = child(["bench.common", "produce", "--redis", server.url, "--kind", workload.kind,
+                      "--rate", str(args.rate), "--seconds", str(total)], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(args.warmup)
+        cpu0 = {k: cpu_seconds(p) for k, p in watched.items()}
+        m0 = time.time()
+        out, _ = producer.communicate(timeout=total + 60)
+        m1 = time.time()
+    finally:
+        stop_process(producer)
+    cpu = {k: round(100 * (cpu_seconds(p) - cpu0[k]) / (m1 - m0), 1) for k, p in watched.items()}
+    return m0, m1, cpu, json.loads(out.strip().splitlines()[-1])
 
 
 def summarise(n_clients: int, results: list[dict[str, Any]], w0: float, w1: float, produced: dict[str, Any],
@@ -113,6 +141,7 @@ def summarise(n_clients: int, results: list[dict[str, Any]], w0: float, w1: floa
             deliver.append(recv * 1000 - t_ms)
         _oldest_bounds(res["samples"], w0, w1, oldest)
     ok_clients = sum(r["connected_at_end"] for r in results)
+    frames = [b for r in results for b in r.get("frame_bytes", ())]
     out = {
         "clients": n_clients, "client_processes": procs, "connected_at_end": ok_clients,
         "connect_all_s": round(connect_s, 1), "rate_sent": produced["rate"], "events": produced["sent"],
@@ -124,6 +153,8 @@ def summarise(n_clients: int, results: list[dict[str, Any]], w0: float, w1: floa
         "flush_to_receipt_ms": {k: round(v, 1) for k, v in percentiles(deliver).items()},
         "max_newest_ms": round(max(newest), 1) if newest else None,
         "cpu_pct": cpu, "threads": threads,
+        "frame_bytes": {k: float(v) for k, v in percentiles(frames, (50, 95, 100)).items()},
+        "frame_bytes_mean": round(sum(frames) / len(frames), 1) if frames else None,
     }
     out["met"] = bool(newest) and out["latency_newest_ms"]["p95"] <= TARGET_P95_MS
     out["met_oldest_bound"] = bool(oldest) and out["latency_oldest_bound_ms"]["p95"] <= TARGET_P95_MS

@@ -81,14 +81,11 @@ NOW_JS = "() => performance.timeOrigin + performance.now()"
 # --- what a message changes ------------------------------------------------------------------------------
 def panel_patterns(screen_id: str) -> dict[str, list[str]]:
     """Per panel of the screen: the live metric patterns it shows (placeholders as `*`)."""
-    import analytics.metrics  # noqa: F401 - registers the metric catalogue
-    from analytics.deltas import metrics
+    from bench.push_stack import load_screens
     from callbacks.screen_topics import ALARM_LEVELS
-    from screens.loader import Catalogue, load_all
     from screens.model import AlarmTickerPanel
-    from warehouse.queries import NAMED_QUERIES
 
-    lib = load_all(Path(__file__).resolve().parents[1] / "screens", Catalogue(metrics(), NAMED_QUERIES))
+    lib = load_screens()
     out: dict[str, list[str]] = {}
     for panel in lib.screens[screen_id].panels:
         pats = [re.sub(r"\{[a-z][a-z0-9_]*\}", "*", b.live) for _, b in panel.bindings() if b.live]

@@ -36,18 +36,28 @@ def client_kind(requested: str = "auto") -> str:
     return "async"
 
 
-def _on_update(samples: list[tuple[float, int, int]]) -> Callable[[dict], None]:
+FRAME_HEAD = len("42/live,")  # what Socket.IO puts before an event's JSON on the /live namespace
+
+
+def _on_update(samples: list[tuple[float, int, int]], sizes: list[int] | None = None) -> Callable[[dict], None]:
+    """With `sizes`, also the frame's length: the message re-encoded as Socket.IO sends it (compact JSON,
+    ASCII escapes). Every client of a topic gets the same frames, so one client per process records them."""
+
     def on_update(msg: dict) -> None:
         recv = time.time()
         srcs = msg.get("sources") or {}
         newest = max((s.get("last", 0) for s in srcs.values()), default=0)
         samples.append((recv, newest, int(msg.get("t", 0))))
+        if sizes is not None:
+            sizes.append(FRAME_HEAD + len(json.dumps(["update", msg], separators=(",", ":"))))
 
     return on_update
 
 
-def _finish_clients(out_path: str, samples: list, connected: int, n: int, errors: list[str]) -> None:
-    result = {"clients": n, "samples": list(samples), "connect_errors": errors, "connected_at_end": connected}
+def _finish_clients(out_path: str, samples: list, connected: int, n: int, errors: list[str],
+                    sizes: list[int]) -> None:
+    result = {"clients": n, "samples": list(samples), "connect_errors": errors, "connected_at_end": connected,
+              "frame_bytes": sizes}
     Path(out_path).write_text(json.dumps(result))
     # a clean disconnect takes ~3 s per threading client; the server sees the sockets close when we exit
     sys.stdout.flush()
@@ -68,15 +78,16 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
 
     samples: list[tuple[float, int, int]] = []
     errors: list[str] = []
+    sizes: list[int] = []
     if client_kind(kind) == "async":
         import asyncio
 
         async def main() -> None:
             clients: list[Any] = []
 
-            async def one() -> None:
+            async def one(i: int) -> None:
                 c = socketio.AsyncClient(reconnection=False)
-                c.on("update", _on_update(samples), namespace=NAMESPACE)
+                c.on("update", _on_update(samples, sizes if i == 0 else None), namespace=NAMESPACE)
                 for attempt in range(5):
                     try:
                         await c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10,
@@ -93,17 +104,17 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
                 clients.append(c)
 
             for i in range(0, n, 10):
-                await asyncio.gather(*(one() for _ in range(min(10, n - i))))
+                await asyncio.gather(*(one(i + k) for k in range(min(10, n - i))))
             print("ready", flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-            _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors)
+            _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors, sizes)
 
         asyncio.run(main())
         return
     clients = []
-    for _ in range(n):
+    for i in range(n):
         c = socketio.Client(reconnection=False)
-        c.on("update", _on_update(samples), namespace=NAMESPACE)
+        c.on("update", _on_update(samples, sizes if i == 0 else None), namespace=NAMESPACE)
         for attempt in range(5):
             try:
                 c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10,
@@ -120,20 +131,22 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
         clients.append(c)
     print("ready", flush=True)
     sys.stdin.readline()
-    _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors)
+    _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors, sizes)
 
 
 class ClientProcs:
-    """Socket.IO clients spread over a few processes (threading clients: ~4 threads each)."""
+    """Clients spread over a few processes: Socket.IO clients (`clients`; threading ones run ~4 threads
+    each), or the dcc.Interval baseline's pollers (`poll`, bench.interval_poll)."""
 
-    def __init__(self, url: str, n: int, procs: int, tmp: Path, kind: str = "auto", cookie: str = ""):
+    def __init__(self, url: str, n: int, procs: int, tmp: Path, kind: str = "auto", cookie: str = "",
+                 topic: str = "overview", role: str = "clients"):
         self.kind = client_kind(kind)
         self.parts = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
         self.parts = [p for p in self.parts if p]
-        self.paths = [tmp / f"clients-{i}.json" for i in range(len(self.parts))]
-        self.procs = [child(["bench.common", "clients", "--url", url, "--n", str(k), "--out", str(p),
-                             "--kind", self.kind, "--cookie", cookie],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.paths = [tmp / f"{role}-{i}.json" for i in range(len(self.parts))]
+        extra = ["--kind", self.kind, "--topic", topic] if role == "clients" else []
+        self.procs = [child(["bench.common", role, "--url", url, "--n", str(k), "--out", str(p), "--cookie", cookie,
+                             *extra], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                       for k, p in zip(self.parts, self.paths)]
 
     def wait_ready(self, timeout: float = 180) -> None:

@@ -1,8 +1,8 @@
-"""The entry point of the benches' child processes: `python -m bench.common worker|web|clients|produce ...`.
+"""The entry point of the benches' child processes: `python -m bench.common worker|web|clients|poll|produce ...`.
 
 The benches start every child this way (bench.services.child), so each runs in a process of its own
 as in production. The roles themselves live in bench.push_stack (worker, web, produce) and
-bench.clients (clients); this module only parses their command lines.
+bench.clients (clients), bench.interval_poll (poll); this module only parses their command lines.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import signal
 import threading
 
 from bench.clients import run_clients
+from bench.interval_poll import run_pollers
 from bench.push_stack import CHANNEL, produce_at_rate, run_web_process, run_worker_process
 from bench.workload import load_workload
 
@@ -28,11 +29,13 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--channel", default=CHANNEL)
     w.add_argument("--batch", type=int, default=1000)
     w.add_argument("--stats", default=None, help="write stage timings here on exit")
+    w.add_argument("--screens", action="store_true", help="push the screens' topics too")
     web = sub.add_parser("web")
     web.add_argument("--redis", required=True)
     web.add_argument("--kind", default="auto")
     web.add_argument("--port", type=int, required=True)
     web.add_argument("--channel", default=CHANNEL)
+    web.add_argument("--screens", action="store_true", help="allow subscribing to the screens' topics")
     c = sub.add_parser("clients")
     c.add_argument("--url", required=True)
     c.add_argument("--n", type=int, required=True)
@@ -40,6 +43,11 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--topic", default="overview")
     c.add_argument("--kind", default="auto", choices=["auto", "async", "threading"])
     c.add_argument("--cookie", default="", help="Cookie header of a signed-in session (PushStack.cookie)")
+    poll = sub.add_parser("poll")
+    poll.add_argument("--url", required=True)
+    poll.add_argument("--n", type=int, required=True)
+    poll.add_argument("--out", required=True)
+    poll.add_argument("--cookie", default="")
     p = sub.add_parser("produce")
     p.add_argument("--redis", required=True)
     p.add_argument("--kind", default="auto")
@@ -47,11 +55,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, required=True)
     args = parser.parse_args(argv)
     if args.role == "worker":
-        run_worker_process(args.redis, args.db, args.kind, args.name, args.channel, args.batch, args.stats)
+        run_worker_process(args.redis, args.db, args.kind, args.name, args.channel, args.batch, args.stats,
+                           args.screens)
     elif args.role == "web":
-        run_web_process(args.redis, args.kind, args.port, args.channel)
+        run_web_process(args.redis, args.kind, args.port, args.channel, args.screens)
     elif args.role == "clients":
         run_clients(args.url, args.n, args.out, topic=args.topic, kind=args.kind, cookie=args.cookie)
+    elif args.role == "poll":
+        run_pollers(args.url, args.n, args.out, cookie=args.cookie)
     elif args.role == "produce":
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -31,12 +31,31 @@ COOKIE = "cc_session"
 
 
 # --- worker and web processes ---------------------------------------------------------------------------
+def load_screens():  # type: ignore[no-untyped-def]
+    """screens/*.yaml validated against the metric catalogue, as the app loads them (invalid files left out)."""
+    import analytics.metrics  # noqa: F401 - registers the metric catalogue
+    from analytics.deltas import metrics
+    from screens.loader import Catalogue, load_all
+    from warehouse.panel_queries import NAMED_QUERIES
+
+    return load_all(Path(__file__).resolve().parents[1] / "screens", Catalogue(metrics(), NAMED_QUERIES))
+
+
+def register_screens() -> None:
+    """The screens' push topics (`screen:<id>`), registered as `app.py worker|web` do from screens/*.yaml."""
+    from analytics.deltas import metrics
+    from callbacks.screen_topics import sync_screen_topics
+
+    lib = load_screens()
+    sync_screen_topics(lib.screens.values(), {name: info.kind for name, info in metrics().items()})
+
+
 def run_worker_process(redis_url: str, db_url: str, kind: str, name: str, channel: str, batch: int,
-                       stats_path: str | None = None) -> None:
+                       stats_path: str | None = None, screens: bool = False) -> None:
     """What `app.py worker` runs: consumer + sink + live state + pusher on the message queue, under run_worker.
 
     With `stats_path`, the consumer's stages and the pusher's flushes are timed and written there as
-    JSON when the process is stopped (SIGTERM).
+    JSON when the process is stopped (SIGTERM). With `screens`, it pushes the screens' topics too.
     """
     from streams.consumer import StreamConsumer
     from streams.live_state import LiveState
@@ -45,6 +64,8 @@ def run_worker_process(redis_url: str, db_url: str, kind: str, name: str, channe
     from warehouse.db import make_engine
     from warehouse.sink import Sink
 
+    if screens:
+        register_screens()
     workload = load_workload(kind)
     r = connect(redis_url)
     engine = make_engine(db_url, role="consumer")
@@ -96,8 +117,9 @@ def _ms(p: dict[str, float]) -> dict[str, float]:
     return {k: round(1000 * v, 2) for k, v in p.items()}
 
 
-def run_web_process(redis_url: str, kind: str, port: int, channel: str) -> None:
-    """What `app.py web` serves on /live: Flask + SocketIO (threading, Redis message queue) + the live socket."""
+def run_web_process(redis_url: str, kind: str, port: int, channel: str, screens: bool = False) -> None:
+    """What `app.py web` serves on /live: Flask + SocketIO (threading, Redis message queue) + the live socket
+    (with `screens`, the screens' topics may be subscribed to as well)."""
     from flask import Flask
     from flask_socketio import SocketIO
 
@@ -105,6 +127,8 @@ def run_web_process(redis_url: str, kind: str, port: int, channel: str) -> None:
     from callbacks.live_socket import SocketSessions, register_live_socket
     from streams.live_state import LiveState
 
+    if screens:
+        register_screens()
     workload = load_workload(kind)
     live = LiveState(connect(redis_url), TZ)
     server = Flask("bench-web")
@@ -142,18 +166,21 @@ class PushStack:
 
 
 def start_push_stack(redis_url: str, db_url: str, kind: str, tmp: Path, *, batch: int = 1000,
-                     stats: bool = True) -> PushStack:
+                     stats: bool = True, screens: bool = False) -> PushStack:
     """Start the worker and web processes; the web process's log (werkzeug reports torn-down websockets
     there) goes to tmp/web.log. With `stats`, the worker times its stages and steps and writes them to
-    tmp/worker-stats.json when stopped (it keeps every step's duration: not for the memory bench)."""
+    tmp/worker-stats.json when stopped (it keeps every step's duration: not for the memory bench). With
+    `screens` (registry schemas only), both register the screens' topics, so clients can subscribe to
+    `screen:<id>` as a screen page does."""
     port = free_port()
+    flags = ["--screens"] if screens else []
     worker = child(["bench.common", "worker", "--redis", redis_url, "--db", db_url, "--kind", kind,
-                    "--channel", CHANNEL, "--batch", str(batch)]
+                    "--channel", CHANNEL, "--batch", str(batch), *flags]
                    + (["--stats", str(tmp / "worker-stats.json")] if stats else []),
                    stdout=subprocess.PIPE, text=True)
     web_log = open(tmp / "web.log", "wb")  # noqa: SIM115 - owned by the child for its lifetime
     web = child(["bench.common", "web", "--redis", redis_url, "--kind", kind, "--port", str(port),
-                 "--channel", CHANNEL], stdout=web_log, stderr=subprocess.STDOUT)
+                 "--channel", CHANNEL, *flags], stdout=web_log, stderr=subprocess.STDOUT)
     web_log.close()
     try:
         line = worker.stdout.readline()  # type: ignore[union-attr]
