@@ -72,6 +72,13 @@ class Sink:
         self.tz = tz
         self.clock = clock
         self.sealer = sealer
+        self._last_batch = 0
+
+    def _next_batch_id(self, now: dt.datetime) -> str:
+        """Time-ordered and strictly increasing within this sink: pending outbox rows are replayed in the order
+        they were written even when two batches fall in the same millisecond (their random tails would not be)."""
+        self._last_batch = max(int(make_key(now), 16), self._last_batch + 1)
+        return f"{self._last_batch:032x}"
 
     def write_batch(self, events: Sequence[Event], *, stream: str, group: str, consumer: str,
                     last_id: str, deltas: Callable[[list[Event]], dict[str, Any]]) -> BatchResult:
@@ -83,7 +90,7 @@ class Sink:
         candidates = unique_by_key(events)
         groups = self.tables.group(candidates)  # unknown schema -> KeyError before any write
         now = self.clock()
-        batch_id = make_key(now)
+        batch_id = self._next_batch_id(now)
         with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
             prepare(conn, [ft for ft, _ in groups])
             with conn.begin():

@@ -112,9 +112,9 @@ def test_an_invalid_new_screen_is_not_served_and_its_errors_are_reported(folder:
     (folder / "lobby.yaml").write_text(LOBBY.replace("canteen.meals", "canteen.mealz"), encoding="utf-8")
     change = settled(lib)
     assert change is not None and not change.screens and "lobby" not in lib.screens
-    assert [e.message for e in errors_of(lib.current, ["lobby"])] == [
-        "unknown metric 'canteen.mealz'; did you mean 'canteen.meals', 'canteen.meals.lunch' or "
-        "'canteen.meals.dinner'?"]
+    messages = [e.message for e in errors_of(lib.current, ["lobby"])]
+    # the suggestions after the first depend on which test schemas have registered metrics in this process
+    assert len(messages) == 1 and messages[0].startswith("unknown metric 'canteen.mealz'; did you mean 'canteen.meals'")
 
 
 def test_a_new_file_is_added_and_can_be_paired(folder: Path) -> None:

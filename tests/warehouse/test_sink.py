@@ -106,6 +106,12 @@ def test_position_is_kept_per_consumer(warehouse: Engine, tables: FactTables) ->
     assert got == {"a": "9-1", "b": "7-0"}
 
 
+def test_batches_in_the_same_millisecond_replay_in_the_order_written(warehouse: Engine, tables: FactTables) -> None:
+    sink = Sink(warehouse, tables, clock=lambda: T0)  # every batch at the same instant
+    results = [write(sink, make_events(2, seq_start=1 + 2 * i, seed=i), last_id=f"{i}-0") for i in range(5)]
+    assert [p.batch_id for p in sink.pending_outbox()] == [r.batch_id for r in results]
+
+
 def test_outbox_rows_stay_pending_until_marked_applied(warehouse: Engine, tables: FactTables) -> None:
     sink = Sink(warehouse, tables)
     results = [write(sink, make_events(10, seq_start=1 + 10 * i, seed=i), last_id=f"{i}-0") for i in range(3)]
