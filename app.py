@@ -129,6 +129,7 @@ def cmd_backfill(settings: Settings, days: int, *, seed_live: bool = False) -> N
     seeder = HistorySeeder(LiveState(r, settings.zone), settings.zone, end) if r is not None else None
     backfill(engine, list(SYSTEMS.values()), build_compound(settings.compound_seed), default_calendar(),
              days=days, end=end, seed=settings.sim_seed, tz=settings.zone, progress=True, tables=tables,
+             workers=1 if seeder is not None else os.cpu_count() or 1,  # seeding sees events in this process
              observe=seeder, sealer=fact_sealer(settings))
     if r is not None:
         save_cursor(r, end)

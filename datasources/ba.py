@@ -258,10 +258,10 @@ class BaSimulator(HourlySimulator):
             point, bid, floor = self.ahus[i]
             on = running or (i in self.duty and 8 <= local < 18)
             ret = setpoint + rand() * 2 - 0.5 if on else (setpoint + outdoor) / 2 + rand()
-            emit(t, BaHvac, dict(point_id=point, building_id=bid, floor=floor, on=on, mode=mode,
-                                 supply_temp_c=round(supply + rand() * 2 - 1 if on else ret - 0.3, 1),
-                                 return_temp_c=round(min(44.0, max(1.0, ret)), 1), setpoint_c=setpoint,
-                                 fan_pct=round(40 + 50 * rand(), 1) if on else 0.0))
+            emit(t, BaHvac, {"point_id": point, "building_id": bid, "floor": floor, "on": on, "mode": mode,
+                             "supply_temp_c": round(supply + rand() * 2 - 1 if on else ret - 0.3, 1),
+                             "return_temp_c": round(min(44.0, max(1.0, ret)), 1), "setpoint_c": setpoint,
+                             "fan_pct": round(40 + 50 * rand(), 1) if on else 0.0})
         for t, i in stagger(t0, t1, self.periods["power"], len(self.mains)):
             point, bid, area = self.mains[i]
             out = self.outage
@@ -270,22 +270,23 @@ class BaSimulator(HourlySimulator):
                 continue
             load = area * (0.008 + 0.022 * share + (0.012 if running else 0.0)) * (0.95 + 0.1 * rand())
             volt, pf = 380 + rng.gauss(0, 3), 0.88 + 0.07 * rand()
-            emit(t, BaPower, dict(point_id=point, building_id=bid, load_kw=round(load, 1), voltage_v=round(volt, 1),
-                                  current_a=round(load * 1000 / (math.sqrt(3) * volt * pf), 1),
-                                  power_factor=round(pf, 3)))
+            emit(t, BaPower, {"point_id": point, "building_id": bid, "load_kw": round(load, 1),
+                              "voltage_v": round(volt, 1),
+                              "current_a": round(load * 1000 / (math.sqrt(3) * volt * pf), 1),
+                              "power_factor": round(pf, 3)})
         period = self.periods["lift"]
         for t, i in stagger(t0, t1, period, len(self.lifts)):
             lift, bid, floors = self.lifts[i]
             trips = round(share * period / 60 * 1.5 * (0.5 + rand()))
             busy = trips > 0
-            emit(t, BaLift, dict(lift_id=lift, building_id=bid, status="running" if busy else "idle",
-                                 floor=rng.randint(1, floors) if busy else 1,
-                                 direction=rng.choice(("up", "down")) if busy else "stop",
-                                 trips=trips, load_pct=round(60 * rand(), 1) if busy else 0.0))
+            emit(t, BaLift, {"lift_id": lift, "building_id": bid, "status": "running" if busy else "idle",
+                             "floor": rng.randint(1, floors) if busy else 1,
+                             "direction": rng.choice(("up", "down")) if busy else "stop",
+                             "trips": trips, "load_pct": round(60 * rand(), 1) if busy else 0.0})
         for t, i in stagger(t0, t1, self.periods["fire"], len(self.fire)):
             point, bid, device, (lo, hi) = self.fire[i]
-            emit(t, BaFirePoint, dict(point_id=point, building_id=bid, floor=-1, device=device, status="normal",
-                                      pressure_mpa=round(lo + (hi - lo) * rand(), 3)))
+            emit(t, BaFirePoint, {"point_id": point, "building_id": bid, "floor": -1, "device": device,
+                                  "status": "normal", "pressure_mpa": round(lo + (hi - lo) * rand(), 3)})
 
 
 # --- connectors ----------------------------------------------------------------------------------

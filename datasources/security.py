@@ -211,8 +211,8 @@ class SecuritySimulator(HourlySimulator):
             spans = offline.get(i)
             online = not (spans and any(a <= t < b for a, b in spans))
             bitrate = round(BITRATE_KBPS[cam.kind] * (0.9 + 0.2 * rand()), 1) if online else 0.0
-            emit(t, SecurityCameraStatus, dict(camera_id=cam.id, building_id=cam.building_id, kind=cam.kind,
-                                               online=online, bitrate_kbps=bitrate))
+            emit(t, SecurityCameraStatus, {"camera_id": cam.id, "building_id": cam.building_id, "kind": cam.kind,
+                                           "online": online, "bitrate_kbps": bitrate})
 
     def _outage(self, start: float, length: float) -> None:
         """A camera drops offline; status changes are reported at once, besides the periodic polls."""

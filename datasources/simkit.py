@@ -8,8 +8,9 @@ schemas) are datasources.vendorkit's job.
 Simulators: subclass `HourlySimulator`, set `system`, implement `hour(day, t0, t1)` (and
 `start_day(day)` for daily plans) and call `self.emit(t, EventCls, fields)` with t in epoch
 seconds. The engine generates one local hour at a time, keeps a time-sorted buffer (an event may
-land in a later hour, e.g. a settlement after a queue), numbers (seq) and keys (`make_key`) the
-events it yields and cuts them to the requested windows. The world starts at local midnight of
+land in a later hour, e.g. a settlement after a queue), numbers (seq) and keys (`key_at`) the
+events it yields and cuts them to the requested windows (`records_between` yields the same events
+unbuilt, for the backfill). The world starts at local midnight of
 the first window's day; output depends on the seed and on how far windows have reached, not on
 how time is cut into windows. Rhythm: `Day`, `Curve`/`Bump`, `roster()` (who is on site;
 `Roster.on_site()` per minute), `poisson`, `ticks` and `stagger` (heartbeats of one device or a
@@ -33,7 +34,7 @@ from operator import itemgetter
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from datasources.base import UTC, Event, make_key
+from datasources.base import UTC, Event, key_at
 from datasources.vendorkit import SHANGHAI
 from domain.calendar import DayKind, HolidayCalendar
 from domain.compound import Compound
@@ -222,6 +223,8 @@ def roster(compound: Compound, calendar: HolidayCalendar, seed: int, day: dt.dat
 # --- engine -------------------------------------------------------------------------------------
 
 _T = itemgetter(0)
+Record = tuple[int, str, int, type[Event], dict[str, Any]]
+"""One simulated event before it is built: (epoch ms, key, seq, Struct class, its own fields)."""
 
 
 class HourlySimulator:
@@ -285,6 +288,16 @@ class HourlySimulator:
 
     def events_between(self, start: dt.datetime, end: dt.datetime) -> Iterator[Event]:
         """Events with start <= ts < end in time order; windows must not go back in time."""
+        return map(self.event, self.records_between(start, end))
+
+    def event(self, record: Record) -> Event:
+        """The Event of one of this simulator's records."""
+        t_ms, key, seq, cls, fields = record
+        return cls(source=self.source, ts=dt.datetime.fromtimestamp(t_ms / 1000, UTC), key=key, seq=seq, **fields)
+
+    def records_between(self, start: dt.datetime, end: dt.datetime) -> Iterator[Record]:
+        """What `events_between` builds its events from, as (t_ms, key, seq, cls, fields): the
+        backfill writes fact rows straight from these (an Event costs more than the simulation)."""
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be time-zone aware")
         s_ms, e_ms = round(start.timestamp() * 1000), round(end.timestamp() * 1000)
@@ -297,8 +310,7 @@ class HourlySimulator:
             self.start_day(self._day)
         return self._emit(s_ms, e_ms)
 
-    def _emit(self, s_ms: int, e_ms: int) -> Iterator[Event]:
-        source, fromts = self.source, dt.datetime.fromtimestamp
+    def _emit(self, s_ms: int, e_ms: int) -> Iterator[Record]:
         while True:
             nxt = self._next_ms
             limit = e_ms if nxt is None or nxt >= e_ms else nxt  # beyond it: the next window, or generate first
@@ -312,8 +324,7 @@ class HourlySimulator:
                     continue
                 self._pos = pos
                 self._seq = seq = self._seq + 1
-                ts = fromts(t_ms / 1000, UTC)
-                yield cls(source=source, ts=ts, key=make_key(ts, rand), seq=seq, **fields)
+                yield t_ms, key_at(t_ms / 1000, rand), seq, cls, fields
             self._pos = pos
             if limit == e_ms:
                 return

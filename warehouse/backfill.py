@@ -2,35 +2,47 @@
 
 It runs each system's simulator day by day under the sources `backfill.NAME`, whose sequence
 numbers never mix with a live source's, and writes through the sink's own fast paths (same
-ON CONFLICT rule, same rollup increments) but with one transaction per day and, on SQLite,
-synchronous=OFF (history is rebuildable; a crash loses at most the day being written).
-Because it uses the same keys rule and adds only new rows to the rollups, it is safe next
-to live data and safe to run twice: the same seed gives the same keys, which are skipped.
+ON CONFLICT rule, same rollup increments) but with one transaction per day (per system and day
+in worker processes) and, on SQLite, synchronous=OFF (history is rebuildable; a crash loses at
+most the day being written). Because it uses the same keys rule and adds only new rows to the
+rollups, it is safe next to live data and safe to run twice: the same seed gives the same keys,
+which are skipped.
+
+A year is ~40 M rows, so the path is lean: rows come straight from the simulators' records, with
+no Event in between (warehouse/simrows.py, the same rows as the Events would give); `workers`
+processes each simulate and write one system at a time; the secondary indexes of empty tables
+are dropped and built once a system's days are in; the cyclic garbage collector is paused. What
+that gives and where the time goes: bench/README.md (bench/bench_backfill.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
+import itertools
 import multiprocessing
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Engine, literal, select
+from sqlalchemy import Connection, Engine, literal, make_url, select
 from tqdm import tqdm
 
 from datasources.base import Event, Simulator, SystemSpec
+from datasources.simkit import HourlySimulator
 from domain.calendar import HolidayCalendar
 from domain.compound import Compound
-from warehouse.bulk import insert_new, prepare, unique_by_key
+from warehouse.bulk import insert_rows, prepare
 from warehouse.db import make_engine
-from warehouse.facts import FactTables
+from warehouse.facts import FactTable, FactTables
 from warehouse.ops import source_seq
 from warehouse.protect import FactSealer
 from warehouse.rollups import Increments
+from warehouse.simrows import RowMaker, TableRows
 
 
 @dataclass
@@ -85,28 +97,31 @@ def backfill(engine: Engine, systems: Mapping[str, SystemSpec] | Iterable[System
     """Write `days` days of simulated history ending at `end`; use an engine of role "backfill".
 
     `tables` defaults to fact tables derived from the systems' own schemas (they must exist).
-    `workers` > 1 splits the systems over that many processes: the simulators (pure Python,
-    about 110k events/s per core here) are the bottleneck, and systems write disjoint fact
-    tables, rollup rows and sources, so their transactions never touch the same rows.
-    `observe` sees each day's events after they are written (one process only), so the app
-    can seed live state from the same history. `sealer` protects personal fields as the sink does
-    (the app always passes one; each worker process gets the same backend).
+    `workers` > 1 runs the systems in that many processes, each simulating and writing one system
+    at a time over all days (a free process takes the next system, so the load evens out).
+    Systems write disjoint fact tables, rollup rows and sources, so their transactions never touch
+    the same rows. Rows come straight from the simulators' records (warehouse/simrows.py); `observe`
+    sees each day's events, built from the same records, after they are written (one process only),
+    so the app can seed live state from the same history. `sealer` protects personal fields as the
+    sink does (the app always passes one; each worker process gets the same backend).
     """
     if observe is not None and workers > 1:
         raise ValueError("observe needs workers=1: the events of other processes are not seen here")
     specs = list(systems.values()) if isinstance(systems, Mapping) else list(systems)
     tables = tables or FactTables(cls for spec in specs for cls in spec.events)
     windows = list(day_windows(days, end, tz))
-    groups = [specs[i::workers] for i in range(min(max(workers, 1), len(specs)))]
-    bar = tqdm(total=len(windows) * len(groups), desc="backfill", unit="day", disable=not progress)
+    parallel = workers > 1
+    bar = tqdm(total=len(windows) * (len(specs) if parallel else 1), desc="backfill",
+               unit="system-day" if parallel else "day", disable=not progress)
     t_start = time.perf_counter()
-    with _indexes_built_at_the_end(engine, tables):
-        if len(groups) == 1:
+    with _indexes_built_at_the_end(engine, tables), _gc_paused():
+        if not parallel:
             stats = _backfill_systems(engine, specs, tables, compound, calendar, windows, seed, tz, bar.update,
-                                      observe, sealer)
+                                      ahead=True, observe=observe, sealer=sealer)
         else:
             url = engine.url.render_as_string(hide_password=False)
-            stats = _backfill_in_processes(url, groups, compound, calendar, windows, seed, tz, bar, sealer)
+            stats = _backfill_in_processes(url, specs, workers, compound, calendar, windows, seed, tz, bar,
+                                           sealer)
         t0 = time.perf_counter()
     stats.write_s += time.perf_counter() - t0  # building the deferred indexes
     stats.wall_s = time.perf_counter() - t_start
@@ -119,52 +134,102 @@ def backfill(engine: Engine, systems: Mapping[str, SystemSpec] | Iterable[System
 Window = tuple[dt.datetime, dt.datetime]
 
 
+@dataclass
+class _Day:
+    batch: list[TableRows]  # in table-name order (the writers' lock order, as FactTables.group)
+    rows: int
+    events: list[Event]  # only when observed
+    generate_s: float
+
+
 def _backfill_systems(engine: Engine, specs: list[SystemSpec], tables: FactTables, compound: Compound,
                       calendar: HolidayCalendar, windows: list[Window], seed: int, tz: dt.tzinfo,
-                      on_day: Callable[[], object],
+                      on_day: Callable[[], object], *, ahead: bool, turn: Any = None,
                       observe: Callable[[list[Event]], object] | None = None,
                       sealer: FactSealer | None = None) -> BackfillStats:
-    """Day by day in one process; the next day is generated in a thread while this one is written
-    (the database, or SQLite's C code which releases the GIL, works while Python generates)."""
-    sims = [spec.make_simulator(compound, calendar, seed=seed, tz=tz, source=f"backfill.{spec.name}", seq_start=0)
+    """Day by day. With `ahead` (one process), the next day is generated in a thread while this one
+    is written (PostgreSQL, or SQLite's C code which releases the GIL, works while Python generates).
+    Worker processes go without threads (the GIL hand-offs slowed their writes by half); on SQLite,
+    where they share one write lock, `turn` is a lock each takes around its writes, and while another
+    has it a worker generates up to AHEAD more days instead of sleeping in SQLite's busy handler."""
+    sims = [(f"backfill.{spec.name}", spec.make_simulator(compound, calendar, seed=seed, tz=tz,
+                                                          source=f"backfill.{spec.name}", seq_start=0))
             for spec in specs]
     stats = BackfillStats()
-    days_ahead = _generate(sims, windows)
-    with ThreadPoolExecutor(1, "backfill-gen") as pool:
-        future = pool.submit(next, days_ahead, None)
-        while (day := future.result()) is not None:
-            events, generate_s = day
-            future = pool.submit(next, days_ahead, None)
-            t0 = time.perf_counter()
-            stats.new_rows += _write_day(engine, tables, unique_by_key(events), tz, stats.by_schema, sealer)
-            stats.write_s += time.perf_counter() - t0
-            stats.generate_s += generate_s
-            stats.rows += len(events)
-            stats.days += 1
-            if observe is not None:
-                observe(events)
-            on_day()
+
+    def write(day: _Day) -> None:
+        t0 = time.perf_counter()
+        stats.new_rows += _write_day(engine, day.batch, tz, stats.by_schema)
+        stats.write_s += time.perf_counter() - t0
+        stats.generate_s += day.generate_s
+        stats.rows += day.rows
+        stats.days += 1
+        if observe is not None:
+            observe(day.events)
+        on_day()
+
+    days = _generate(sims, windows, tables, engine.dialect.name, sealer, observe is not None)
+    pending: deque[_Day] = deque()
+    with contextlib.ExitStack() as stack:
+        if ahead:
+            days = _one_ahead(days, stack.enter_context(ThreadPoolExecutor(1, "backfill-gen")))
+        for day in itertools.chain(days, [None]):  # None: all generated, wait for the turn
+            if day is not None:
+                pending.append(day)
+            while pending and (turn is None or turn.acquire(day is None or len(pending) > AHEAD)):
+                try:
+                    write(pending.popleft())
+                finally:
+                    if turn is not None:
+                        turn.release()
     return stats
 
 
-def _generate(sims: list[Simulator], windows: list[Window]) -> Iterator[tuple[list[Event], float]]:
+AHEAD = 3  # days a SQLite worker generates while another holds the write lock (a day: ~20 MB at most)
+
+
+def _one_ahead(days: Iterator[_Day], pool: ThreadPoolExecutor) -> Iterator[_Day]:
+    future = pool.submit(next, days, None)
+    while (day := future.result()) is not None:
+        future = pool.submit(next, days, None)
+        yield day
+
+
+def _generate(sims: list[tuple[str, Simulator]], windows: list[Window], tables: FactTables, dialect: str,
+              sealer: FactSealer | None, keep_events: bool) -> Iterator[_Day]:
+    """Each day's rows, straight from the simulators' records where they offer them (and the Events
+    too when they are kept for `observe`)."""
+    makers = {source: RowMaker(tables, dialect, source, sealer) for source, _ in sims}
     for w0, w1 in windows:
         t0 = time.perf_counter()
+        batch: list[TableRows] = []
         events: list[Event] = []
-        for sim in sims:
-            events.extend(sim.events_between(w0, w1))
-        yield events, time.perf_counter() - t0
+        for source, sim in sims:
+            if isinstance(sim, HourlySimulator):
+                records = sim.records_between(w0, w1)
+                if keep_events:
+                    records = list(records)
+                    events += map(sim.event, records)
+                batch += makers[source].rows(records)
+            else:
+                day = list(sim.events_between(w0, w1))
+                batch += [TableRows.of_events(ft, evs, dialect, sealer) for ft, evs in tables.group(day)]
+                if keep_events:
+                    events += day
+        batch.sort(key=lambda b: b.ft.table.name)
+        yield _Day(batch, sum(len(b.rows) for b in batch), events, time.perf_counter() - t0)
 
 
-def _backfill_in_processes(url: str, groups: list[list[SystemSpec]], compound: Compound,
+def _backfill_in_processes(url: str, specs: list[SystemSpec], workers: int, compound: Compound,
                            calendar: HolidayCalendar, windows: list[Window], seed: int, tz: dt.tzinfo,
                            bar: tqdm, sealer: FactSealer | None = None) -> BackfillStats:
     ctx = multiprocessing.get_context("spawn")  # no forked copies of engines, pools or threads
-    with ctx.Manager() as manager, ProcessPoolExecutor(len(groups), mp_context=ctx) as pool:
+    with ctx.Manager() as manager, ProcessPoolExecutor(min(workers, len(specs)), mp_context=ctx) as pool:
         ticks = manager.Queue()
+        turn = manager.Lock() if make_url(url).get_backend_name() == "sqlite" else None  # its one writer
         # connectors may hold closures that cannot be pickled; the workers only simulate
-        futures = [pool.submit(_worker, url, [replace(s, connectors={}) for s in group], compound, calendar,
-                               windows, seed, tz, ticks, sealer) for group in groups]
+        futures = [pool.submit(_worker, url, replace(spec, connectors={}), compound, calendar, windows, seed, tz,
+                               ticks, turn, sealer) for spec in specs]
         pending = set(futures)
         while pending:
             _done, pending = wait(pending, timeout=0.5)
@@ -181,16 +246,34 @@ def _backfill_in_processes(url: str, groups: list[list[SystemSpec]], compound: C
     return total
 
 
-def _worker(url: str, specs: list[SystemSpec], compound: Compound, calendar: HolidayCalendar,
-            windows: list[Window], seed: int, tz: dt.tzinfo, ticks: Any,
-            sealer: FactSealer | None = None) -> BackfillStats:
+def _worker(url: str, spec: SystemSpec, compound: Compound, calendar: HolidayCalendar, windows: list[Window],
+            seed: int, tz: dt.tzinfo, ticks: Any, turn: Any, sealer: FactSealer | None = None) -> BackfillStats:
     engine = make_engine(url, role="backfill")
+    tables = FactTables(spec.events)
     try:
-        tables = FactTables(cls for spec in specs for cls in spec.events)
-        return _backfill_systems(engine, specs, tables, compound, calendar, windows, seed, tz,
-                                 lambda: ticks.put(1), sealer=sealer)
+        with _gc_paused():
+            stats = _backfill_systems(engine, [spec], tables, compound, calendar, windows, seed, tz,
+                                      lambda: ticks.put(1), ahead=False, turn=turn, sealer=sealer)
+        t0 = time.perf_counter()
+        _build_indexes(engine, tables, turn)
+        stats.write_s += time.perf_counter() - t0
+        return stats
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a day of rows is alive: they are plain tuples (no cycles
+    to find), but hundreds of thousands of them surviving each young-generation pass made Python
+    rescan them again and again; measured here, generation took 40 % longer with the collector on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager
@@ -209,27 +292,64 @@ def _indexes_built_at_the_end(engine: Engine, tables: FactTables) -> Iterator[No
     try:
         yield
     finally:
-        with engine.begin() as conn:
-            for ft in tables:
-                for index in ft.table.indexes:
-                    index.create(conn, checkfirst=True)
+        _build_indexes(engine, tables)
 
 
-def _write_day(engine: Engine, tables: FactTables, events: list[Event], tz: dt.tzinfo,
-               by_schema: dict[str, int], sealer: FactSealer | None = None) -> int:
-    """One transaction: the day's new facts plus their rollup and sequence increments."""
-    increments = Increments()
-    new = 0
-    groups = tables.group(events)
+def _build_indexes(engine: Engine, tables: Iterable[FactTable], turn: Any = None) -> None:
+    """Create the missing secondary indexes of these tables (those present are left alone).
+
+    A worker process builds its system's indexes as soon as its days are written, while the other
+    goes on (a year's indexes take ~30 s of CPU to build here, which would otherwise all come at
+    the end). One transaction per index (and SQLite worker `turn`): each holds SQLite's one write
+    lock for a few seconds at most, so other writers (the other worker, a live consumer) get their
+    turn in between.
+    """
+    for ft in tables:
+        for index in ft.table.indexes:
+            with turn if turn is not None else contextlib.nullcontext(), engine.begin() as conn, \
+                    _sort_memory(conn):
+                index.create(conn, checkfirst=True)
+
+
+@contextlib.contextmanager
+def _sort_memory(conn: Connection) -> Iterator[None]:
+    """Up to 1 GB to sort in while an index is built, so a year of the largest table (12 M rows)
+    sorts in memory: measured here, 40 % faster on PostgreSQL and 25 % on SQLite than the default
+    64 MB / 2 MB, which sort on disk. SQLite's page cache is shrunk back after (it is the connection's)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '1GB'")
+        yield
+        return
+    driver = conn.connection.driver_connection
+    before = int(driver.execute("PRAGMA cache_size").fetchone()[0])
+    driver.execute("PRAGMA cache_size = -1048576")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA cache_size = {before}")
+
+
+def _write_day(engine: Engine, batch: list[TableRows], tz: dt.tzinfo, by_schema: dict[str, int]) -> int:
+    """One transaction: the day's new facts plus their rollup and sequence increments.
+
+    The increments are folded before the transaction as if every row were new (the usual case),
+    so SQLite's one write lock is held only for the inserts; a re-run folds the new ones again."""
+    all_new = _increments(batch)
     with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
-        prepare(conn, [ft for ft, _ in groups])
+        prepare(conn, [b.ft for b in batch])
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")  # rebuildable history only
-            for ft, evs in groups:
-                fresh = insert_new(conn, ft, evs, sealer)
-                increments.add(ft, fresh)
-                new += len(fresh)
-                by_schema[ft.schema] = by_schema.get(ft.schema, 0) + len(fresh)
+            fresh = [b if (keys := insert_rows(conn, b.ft, b.rows)) is None else b.only(keys) for b in batch]
+            increments = all_new if all(f is b for f, b in zip(fresh, batch)) else _increments(fresh)
             increments.apply(conn, tz)
-    return new
+    for f in fresh:
+        by_schema[f.ft.schema] = by_schema.get(f.ft.schema, 0) + len(f.rows)
+    return sum(len(f.rows) for f in fresh)
+
+
+def _increments(batch: list[TableRows]) -> Increments:
+    increments = Increments()
+    for b in batch:
+        increments.add_rows(b.ft, b.rows, b.hours)
+    return increments

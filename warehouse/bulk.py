@@ -19,9 +19,10 @@ path reach ~10k rows/s; the drivers' own bulk paths reach 45-65k rows/s with ord
   their own (made inside a batch that then rolls back, they would vanish) and empty
   themselves at each commit.
 
-`insert_new` runs on the caller's connection and transaction and never commits. It is the one
-place rows are built for every writer, so the sealer of personal fields (warehouse/protect.py)
-is applied here for the sink and the backfill alike.
+`insert_new` (events) and `insert_rows` (rows as `FactTable.rows` builds them, which is where
+the sealer of personal fields, warehouse/protect.py, is applied for every writer) run on the
+caller's connection and transaction and never commit. The backfill builds its rows without
+events (warehouse/simrows.py) and inserts them with `insert_rows`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import cache
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from sqlalchemy import Connection
@@ -73,17 +74,22 @@ def insert_new(conn: Connection, ft: FactTable, events: Sequence[Event],
     """
     if not events:
         return events
-    dialect = conn.dialect.name
-    driver = conn.connection.driver_connection
-    rows = ft.rows(events, dialect, sealer)
-    if dialect == "sqlite":
-        new_keys = _sqlite_insert(driver, ft, rows)
-    else:
-        rows.sort(key=itemgetter(0))  # key order: the lock order of every writer
-        new_keys = None if _postgres_copy_direct(driver, ft, rows) else _postgres_staged(driver, ft, rows)
+    new_keys = insert_rows(conn, ft, ft.rows(events, conn.dialect.name, sealer))
     if new_keys is None:
         return events
     return [e for e in events if e.key in new_keys]
+
+
+def insert_rows(conn: Connection, ft: FactTable, rows: list[Any]) -> set[str] | None:
+    """Insert rows as `FactTable.rows` builds them; None when every row was new, else the keys of
+    those that were (a key given twice is stored once). The caller's list keeps its order."""
+    if not rows:
+        return None
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        return _sqlite_insert(driver, ft, rows)
+    rows = sorted(rows, key=itemgetter(0))  # key order: the lock order of every writer
+    return None if _postgres_copy_direct(driver, ft, rows) else _postgres_staged(driver, ft, rows)
 
 
 @cache

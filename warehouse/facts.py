@@ -145,6 +145,10 @@ class FactTable:
             out.append(row)
         return out
 
+    def converters(self, dialect: str) -> tuple[tuple[int, Convert], ...]:
+        """(column position, function) of the values `rows` converts for the dialect's driver."""
+        return self._converters[dialect]
+
     def _protected_rows(self, events: Iterable[Event], conv: tuple[tuple[int, Convert], ...],
                         sealer: FactSealer | None) -> list[Any]:
         get = self._getter

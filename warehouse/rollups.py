@@ -10,15 +10,17 @@ the sum of their hours (exact for whole-hour zones such as Asia/Shanghai).
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, case, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import Insert
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql
 
 from datasources.base import Event
 from warehouse.facts import FactTable
@@ -26,6 +28,7 @@ from warehouse.ops import rollup_daily, rollup_hourly, rollup_hourly_dim, source
 from warehouse.sqltypes import UTC
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+_PG = postgresql.dialect()
 
 
 @dataclass
@@ -38,40 +41,61 @@ class Increments:
 
     def add(self, ft: FactTable, events: Iterable[Event]) -> None:
         """Fold events of one fact table (all new to the warehouse) into the increments."""
-        schema, measure, dim = ft.schema, ft.measure, ft.dim
-        hourly, hourly_dim, seq = self.hourly, self.hourly_dim, self.seq
-        for e in events:
-            hour = int(e.ts.timestamp() // 3600)
-            amount = None
-            if measure is not None:
-                amount = getattr(e, measure)
-                amount = 0.0 if amount is None else float(amount)
-            acc = hourly.get((schema, hour))
+        events = list(events)
+        hours = [int(e.ts.timestamp() // 3600) for e in events]
+        self._fold(ft, hours, *(None if n is None else list(map(attrgetter(n), events))
+                                for n in ("source", "seq", ft.measure, ft.dim)))
+
+    def add_rows(self, ft: FactTable, rows: list[Any], hours: list[int]) -> None:
+        """`add` for rows as `FactTable.rows` builds them and their epoch hours (the backfill has no events)."""
+        self._fold(ft, hours, *(None if n is None else list(map(itemgetter(ft.columns.index(n)), rows))
+                                for n in ("source", "seq", ft.measure, ft.dim)))
+
+    def _fold(self, ft: FactTable, hours: list[int], sources: list[str], seqs: list[int],
+              amounts: list[Any] | None, dims: list[Any] | None) -> None:
+        """Column by column, so counts, minima and maxima run in C over runs of one hour or source;
+        sums stay in fact order (float addition is not associative: the sink and the backfill,
+        both folding here, agree to the last bit)."""
+        if not hours:
+            return
+        schema, dim = ft.schema, ft.dim
+        if sources.count(sources[0]) == len(sources):
+            self._cover(sources[0], min(seqs), max(seqs), len(seqs))
+        else:
+            for source, n in zip(sources, seqs):
+                self._cover(source, n, n, 1)
+        if amounts is not None:
+            amounts = [0.0 if a is None else float(a) for a in amounts]
+        i = 0
+        for hour, run in groupby(hours):
+            j = i + len(list(run))
+            acc = self.hourly.setdefault((schema, hour), [0, None])
+            acc[0] += j - i
+            if amounts is not None:
+                acc[1] = _sum(amounts[i:j], acc[1])
+            i = j
+        if dims is None:
+            return
+        hourly_dim = self.hourly_dim
+        if amounts is None:
+            for (value, hour), n in Counter(zip(dims, hours)).items():
+                hourly_dim.setdefault((schema, dim, "" if value is None else str(value), hour), [0, None])[0] += n
+            return
+        by_dim: dict[tuple[Any, int], list[Any]] = {}
+        for value, hour, amount in zip(dims, hours, amounts):
+            acc = by_dim.get((value, hour))
             if acc is None:
-                hourly[(schema, hour)] = [1, amount]
-            else:
-                acc[0] += 1
-                if amount is not None:
-                    acc[1] += amount
-            if dim is not None:
-                value = getattr(e, dim)
                 k = (schema, dim, "" if value is None else str(value), hour)
-                acc = hourly_dim.get(k)
-                if acc is None:
-                    hourly_dim[k] = [1, amount]
-                else:
-                    acc[0] += 1
-                    if amount is not None:
-                        acc[1] += amount
-            s = seq.get(e.source)
-            if s is None:
-                seq[e.source] = [e.seq, e.seq, 1]
-            else:
-                if e.seq < s[0]:
-                    s[0] = e.seq
-                elif e.seq > s[1]:
-                    s[1] = e.seq
-                s[2] += 1
+                acc = by_dim[(value, hour)] = hourly_dim.setdefault(k, [0, None])
+            acc[0] += 1
+            acc[1] = amount if acc[1] is None else acc[1] + amount
+
+    def _cover(self, source: str, lo: int, hi: int, n: int) -> None:
+        s = self.seq.get(source)
+        if s is None:
+            self.seq[source] = [lo, hi, n]
+        else:
+            s[0], s[1], s[2] = min(s[0], lo), max(s[1], hi), s[2] + n
 
     def daily(self, tz: dt.tzinfo) -> dict[tuple[str, dt.date], list[Any]]:
         out: dict[tuple[str, dt.date], list[Any]] = {}
@@ -87,43 +111,73 @@ class Increments:
         return out
 
     def apply(self, conn: Connection, tz: dt.tzinfo = DEFAULT_TZ) -> None:
-        """Upsert with +=, in key order so concurrent writers take row locks in one order."""
-        st = _statements(conn.dialect.name)
+        """Upsert with +=, in key order so concurrent writers take row locks in one order.
 
-        def hour(h: int) -> dt.datetime:
-            return dt.datetime.fromtimestamp(h * 3600, UTC)
+        Straight through the driver (SQLite: executemany; PostgreSQL: one statement over arrays),
+        values converted by the columns' own SQLAlchemy types: SQLAlchemy's insertmanyvalues path
+        cost ~12 µs of Python per rollup row here, on a backfill more than the fact rows behind it
+        (a day of one system is ~300-1,500 rollup rows)."""
+        dialect = conn.dialect
+        sql, hour_utc, day = _sql(dialect.name), _bind(rollup_hourly.c.hour_utc, dialect), \
+            _bind(rollup_daily.c.day, dialect)
 
+        def hour(h: int) -> Any:
+            return hour_utc(dt.datetime.fromtimestamp(h * 3600, UTC))
+
+        batches = []
         if self.hourly:
-            conn.execute(st["hourly"], [{"schema": s, "hour_utc": hour(h), "n": n, "amount_sum": a}
-                                        for (s, h), (n, a) in sorted(self.hourly.items())])
-            conn.execute(st["daily"], [{"schema": s, "day": d, "n": n, "amount_sum": a}
-                                       for (s, d), (n, a) in sorted(self.daily(tz).items())])
+            batches.append((sql["hourly"], [(s, hour(h), n, a) for (s, h), (n, a) in sorted(self.hourly.items())]))
+            batches.append((sql["daily"], [(s, day(d), n, a) for (s, d), (n, a) in sorted(self.daily(tz).items())]))
         if self.hourly_dim:
-            conn.execute(st["hourly_dim"], [
-                {"schema": s, "dim": d, "dim_value": v, "hour_utc": hour(h), "n": n, "amount_sum": a}
-                for (s, d, v, h), (n, a) in sorted(self.hourly_dim.items())])
+            batches.append((sql["hourly_dim"], [(s, d, v, hour(h), n, a)
+                                                for (s, d, v, h), (n, a) in sorted(self.hourly_dim.items())]))
         if self.seq:
-            conn.execute(st["seq"], [{"source": s, "min_seq": lo, "max_seq": hi, "n": n}
-                                     for s, (lo, hi, n) in sorted(self.seq.items())])
+            batches.append((sql["seq"], [(s, lo, hi, n) for s, (lo, hi, n) in sorted(self.seq.items())]))
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            for statement, rows in batches:
+                if dialect.name == "sqlite":
+                    cur.executemany(statement, rows)
+                else:  # one statement over arrays: executemany costs ~10 µs of Python per row here
+                    cur.execute(statement, [list(column) for column in zip(*rows)])
+        finally:
+            cur.close()
+
+
+def _sum(amounts: list[float], start: float | None) -> float:
+    """start + a1 + a2 + ..., added left to right (the first amount starts a new sum)."""
+    return sum(amounts, start) if start is not None else sum(amounts[1:], amounts[0])
+
+
+def _bind(column: Any, dialect: Any) -> Any:
+    """The column type's own conversion of a Python value for this driver (identity when it has none)."""
+    return column.type.bind_processor(dialect) or (lambda value: value)
 
 
 @cache
-def _statements(dialect: str) -> dict[str, Insert]:
-    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+def _sql(dialect: str) -> dict[str, str]:
+    """Upserts of one row per parameter set (SQLite) or of arrays, one per column (PostgreSQL)."""
 
-    def adding(table: Any) -> Insert:
-        stmt = insert(table)
-        keys = [c.name for c in table.primary_key.columns]
-        return stmt.on_conflict_do_update(index_elements=keys, set_={
-            "n": table.c.n + stmt.excluded.n, "amount_sum": table.c.amount_sum + stmt.excluded.amount_sum})
+    def upsert(table: Any, updates: str) -> str:
+        cols = ", ".join(f'"{c.name}"' for c in table.columns)
+        keys = ", ".join(f'"{c.name}"' for c in table.primary_key.columns)
+        if dialect == "sqlite":
+            rows = "VALUES (" + ", ".join("?" for _ in table.columns) + ")"
+        else:
+            arrays = ", ".join(f"%s::{c.type.compile(dialect=_PG)}[]" for c in table.columns)
+            rows = f"SELECT * FROM unnest({arrays})"
+        return f'INSERT INTO "{table.name}" ({cols}) {rows} ON CONFLICT ({keys}) DO UPDATE SET {updates}'
 
-    seq = insert(source_seq)
-    ex, t = seq.excluded, source_seq.c
-    seq = seq.on_conflict_do_update(index_elements=["source"], set_={
-        "min_seq": case((ex.min_seq < t.min_seq, ex.min_seq), else_=t.min_seq),
-        "max_seq": case((ex.max_seq > t.max_seq, ex.max_seq), else_=t.max_seq),
-        "n": t.n + ex.n,
-    })
+    def adding(table: Any) -> str:
+        t = table.name
+        return upsert(table, f'"n" = "{t}"."n" + excluded."n", '
+                             f'"amount_sum" = "{t}"."amount_sum" + excluded."amount_sum"')
+
+    seq = upsert(source_seq, 'min_seq = CASE WHEN excluded.min_seq < source_seq.min_seq THEN excluded.min_seq '
+                             'ELSE source_seq.min_seq END, '
+                             'max_seq = CASE WHEN excluded.max_seq > source_seq.max_seq THEN excluded.max_seq '
+                             'ELSE source_seq.max_seq END, '
+                             'n = source_seq.n + excluded.n')
     return {"hourly": adding(rollup_hourly), "hourly_dim": adding(rollup_hourly_dim),
             "daily": adding(rollup_daily), "seq": seq}
 

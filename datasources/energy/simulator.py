@@ -59,6 +59,12 @@ class EnergySimulator(HourlySimulator):
         self.meters = [MeterState(m, init.uniform(0.7, 1.3), (i % 240) / 240 * min(60.0, self.period / 2),
                                   init.uniform(1e4, 1e6) if m.kind == "electricity" else init.uniform(1e2, 1e5))
                        for i, m in enumerate(c.meters)]
+        # per building: base and occupied electric load (kW before season and occupancy), water per occupancy
+        self.load: dict[str, tuple[float, float, float]] = {}
+        for b in c.buildings:
+            annual = b.area_m2 * b.quota_kwh_m2_year * USE_OF_QUOTA
+            self.load[b.id] = (annual * BASE_SHARE / 8760, annual * (1 - BASE_SHARE) / OCCUPIED_HOURS,
+                               self.people[b.id] * WATER_M3_PER_PERSON / 8.5)
         count: dict[tuple[str, str], float] = {}
         for s in self.meters:
             count[s.meter.building_id, s.meter.kind] = count.get((s.meter.building_id, s.meter.kind), 0) + s.weight
@@ -91,38 +97,40 @@ class EnergySimulator(HourlySimulator):
                 self.silent[rng.choice(mine).meter.id] = (start, start + rng.uniform(1, 3) * 3600)
 
     def hour(self, day: Day, t0: float, t1: float) -> None:
-        period = self.period
+        period, day_t0, rate, emit = self.period, day.t0, self._rate, self.emit
+        reads = list(ticks(t0, t1, period))  # the same quarter hours for every meter
         for s in self.meters:
             m = s.meter
             silent = self.silent.get(m.id)
-            for t in ticks(t0, t1, period):
+            unit = UNITS[m.kind]
+            digits = 2 if unit == "kWh" else 3
+            for t in reads:
                 if silent is not None and silent[0] <= t < silent[1]:
                     continue
                 span = t - s.last if s.last else period
-                mid = min(1439, max(0, int((t - span / 2 - day.t0) // 60)))
-                delta = round(self._rate(s, mid, t) * span / 3600, 2 if UNITS[m.kind] == "kWh" else 3)
+                mid = min(1439, max(0, int((t - span / 2 - day_t0) // 60)))
+                delta = round(rate(s, mid, t) * span / 3600, digits)
                 s.register = round(s.register + delta, 3)
                 s.last = t
-                self.emit(t + s.offset, EnergyReading, {
+                emit(t + s.offset, EnergyReading, {
                     "meter_id": m.id, "building_id": m.building_id, "floor": m.floor, "kind": m.kind,
-                    "unit": UNITS[m.kind], "reading": s.register, "delta": delta, "interval_s": round(span)})
+                    "unit": unit, "reading": s.register, "delta": delta, "interval_s": round(span)})
 
     def _rate(self, s: MeterState, minute: int, t: float) -> float:
         """kW or m³/h of a meter at a minute of the day."""
         m = s.meter
-        b = self.buildings[m.building_id]
         occ, rng = self.occupancy[minute], self.rng
         if m.kind == "electricity":
-            annual = b.area_m2 * b.quota_kwh_m2_year * USE_OF_QUOTA
-            base = annual * BASE_SHARE / 8760
-            kw = (base + annual * (1 - BASE_SHARE) / OCCUPIED_HOURS * self.season * occ) * s.weight
+            base, occupied, _water = self.load[m.building_id]
+            kw = (base + occupied * self.season * occ) * s.weight
             spike = self.spike.get(m.id)
             if spike is not None and spike[0] <= t < spike[1]:
                 kw += spike[2] * base  # equipment left on: the building's night load doubles or more
             return kw * rng.uniform(0.95, 1.05)
         if m.kind == "water":
-            per_hour = self.people[b.id] * WATER_M3_PER_PERSON / 8.5 * occ + 0.01
+            per_hour = self.load[m.building_id][2] * occ + 0.01
             return per_hour * s.weight * rng.uniform(0.8, 1.2) + self.leak.get(m.id, 0.0)
+        b = self.buildings[m.building_id]
         if m.kind == "gas":
             if b.id in self.canteen_buildings:
                 return KITCHEN.share[minute] * 60 * KITCHEN_GAS_M3 * self.day_share * rng.uniform(0.9, 1.1) + 0.2
