@@ -106,6 +106,10 @@ class RealApp:
         return Producer(connect(f"unix://{self.data / 'redis' / 'redis.sock'}"), Codec(schemas().values()))
 
 
+# requests refused, reset or cut short by a kill -9 of the web process (the socket's reconnects, /whoami, assets)
+KILLED_WEB = r"Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|CONTENT_LENGTH_MISMATCH)"
+
+
 @pytest.fixture
 def real_app(tmp_path: Path) -> Iterator[RealApp]:
     app = RealApp(tmp_path)
@@ -136,8 +140,7 @@ def camera_events(n: int, seq0: int) -> list[Any]:
 
 def test_live_page_counts_pushed_events_and_survives_a_web_crash(page_log: PageLog, real_app: RealApp) -> None:
     page_log.allow_console_error(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/socket\.io/.*' failed")
-    # requests in flight or retried while the web process is dead (the socket's reconnects, /whoami)
-    page_log.allow_console_error(r"Failed to load resource: net::ERR_CONNECTION_(REFUSED|RESET)")
+    page_log.allow_console_error(KILLED_WEB)
     page = page_log.page
     real_app.sign_in_viewer(page)
     expect(page.locator("#lv-status")).to_have_text("已连接", timeout=WAIT)

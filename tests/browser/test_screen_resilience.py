@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from datasources.base import make_key
 from datasources.energy.schemas import EnergyReading
 from tests.browser.conftest import PageLog
-from tests.browser.test_real_app import WAIT, RealApp, real_app, settlements  # noqa: F401 - real_app is a fixture
+from tests.browser.test_real_app import KILLED_WEB, WAIT, RealApp, real_app, settlements  # noqa: F401 - real_app is a fixture
 
 
 def reading(at: dt.datetime, seq: int) -> EnergyReading:
@@ -22,7 +22,7 @@ def reading(at: dt.datetime, seq: int) -> EnergyReading:
 
 def test_a_screen_survives_a_web_crash_and_resyncs(page_log: PageLog, real_app: RealApp) -> None:  # noqa: F811
     page_log.allow_console_error(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/socket\.io/.*' failed")
-    page_log.allow_console_error(r"Failed to load resource: net::ERR_CONNECTION_(REFUSED|RESET)")
+    page_log.allow_console_error(KILLED_WEB)
     page = page_log.page
     real_app.sign_in_viewer(page, "resilience.viewer")
     page.goto(f"{real_app.url}/screens/canteen?kiosk=1")
