@@ -93,8 +93,13 @@ def make_key(ts: dt.datetime, rand: int | None = None) -> str:
 def key_at(epoch_s: float, rand: int | None = None) -> str:
     """`make_key` of a time given as epoch seconds: the simulators keep times as numbers, and
     building a datetime only to read its timestamp back costs more than the key itself."""
-    r = secrets.randbits(80) if rand is None else rand & _RAND_MASK
-    return f"{(int(epoch_s * 1000) & _MS_MASK) << 80 | r:032x}"  # one 128-bit number: a fifth faster than two
+    return key_ms(int(epoch_s * 1000), secrets.randbits(80) if rand is None else rand)
+
+
+def key_ms(t_ms: int, rand: int) -> str:
+    """The key of an integer epoch millisecond and 80 random bits: one 128-bit number in hex (a fifth
+    faster than two); what the simulators' engine calls for every event it numbers."""
+    return "%032x" % ((t_ms & _MS_MASK) << 80 | rand & _RAND_MASK)
 
 
 _MS_MASK, _RAND_MASK = (1 << 48) - 1, (1 << 80) - 1

@@ -8,7 +8,7 @@ schemas) are datasources.vendorkit's job.
 Simulators: subclass `HourlySimulator`, set `system`, implement `hour(day, t0, t1)` (and
 `start_day(day)` for daily plans) and call `self.emit(t, EventCls, fields)` with t in epoch
 seconds. The engine generates one local hour at a time, keeps a time-sorted buffer (an event may
-land in a later hour, e.g. a settlement after a queue), numbers (seq) and keys (`key_at`) the
+land in a later hour, e.g. a settlement after a queue), numbers (seq) and keys (`key_ms`) the
 events it yields and cuts them to the requested windows (`records_between` yields the same events
 unbuilt, for the backfill). The world starts at local midnight of
 the first window's day; output depends on the seed and on how far windows have reached, not on
@@ -29,12 +29,12 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from operator import itemgetter
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from datasources.base import UTC, Event, key_at
+from datasources.base import UTC, Event, key_ms
 from datasources.vendorkit import SHANGHAI
 from domain.calendar import DayKind, HolidayCalendar
 from domain.compound import Compound
@@ -48,6 +48,7 @@ def rng_for(seed: int, *parts: object) -> random.Random:
     return random.Random(int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big"))
 
 
+@lru_cache(maxsize=256)  # a few dozen literals, read for every planned person and act
 def hm(text: str) -> int:
     """Minute of day of "HH:MM" ("24:00" is 1440): curves and plans read like the domain notes."""
     h, m = text.split(":")
@@ -179,11 +180,15 @@ class Roster:
 
     def on_site(self) -> list[int]:
         """Staff on site per local minute (1440 values): what energy use and occupancy follow."""
+        return list(self._on_site)
+
+    @cached_property
+    def _on_site(self) -> tuple[int, ...]:
         diff = [0] * (MINUTES + 1)
         for a, b in zip(self.arrive, self.leave):
             diff[min(MINUTES, int(a // 60))] += 1
             diff[min(MINUTES, int(b // 60))] -= 1
-        return list(itertools.accumulate(diff[:MINUTES]))
+        return tuple(itertools.accumulate(diff[:MINUTES]))
 
 
 # (presence, arrival bell, share leaving late, share leaving early) by kind of day
@@ -194,13 +199,27 @@ _ROSTER_RULES = {
 
 
 def roster(compound: Compound, calendar: HolidayCalendar, seed: int, day: dt.date) -> Roster:
-    """Who comes in on `day` and when (DOMAIN.md: gates peak 08:00-09:00 and 17:30-18:30)."""
+    """Who comes in on `day` and when (DOMAIN.md: gates peak 08:00-09:00 and 17:30-18:30).
+
+    Eight systems ask for the same day's roster; it depends only on the head count, the kind of
+    day, the seed and the date, so recent days' rosters are kept (drawing them was a tenth of a
+    backfill's simulation); `keep_rosters` widens that for a process that goes back in time."""
+    return _rosters(len(compound.people), calendar.is_working(day), seed, day)
+
+
+def keep_rosters(days: int) -> None:
+    """Keep the rosters of up to `days` days (~170 KB each), for a backfill worker that runs one
+    system over all days and then the next over the same days. Live processes keep a few."""
+    global _rosters
+    _rosters = lru_cache(maxsize=days)(_draw_roster)
+
+
+def _draw_roster(people: int, working: bool, seed: int, day: dt.date) -> Roster:
     rng = rng_for(seed, "roster", day.isoformat())
-    working = calendar.is_working(day)
     presence, (at, sd, lo, hi), late, early = _ROSTER_RULES[working]
     mu, lo_s, hi_s = hm(at) * 60.0, hm(lo) * 60.0, hm(hi) * 60.0
     person, arrive, leave = [], [], []
-    for i in range(len(compound.people)):
+    for i in range(people):
         if rng.random() >= presence:
             continue
         a = min(hi_s, max(lo_s, rng.gauss(mu, sd * 60.0)))
@@ -218,6 +237,9 @@ def roster(compound: Compound, calendar: HolidayCalendar, seed: int, day: dt.dat
         arrive.append(a)
         leave.append(max(out, a + 1800.0))
     return Roster(day, tuple(person), tuple(arrive), tuple(leave))
+
+
+_rosters = lru_cache(maxsize=4)(_draw_roster)
 
 
 # --- engine -------------------------------------------------------------------------------------
@@ -308,24 +330,24 @@ class HourlySimulator:
             self._day = self.day_of(start.astimezone(self.tz).date())
             self._next_ms = round(self._day.t0 * 1000)
             self.start_day(self._day)
-        return self._emit(s_ms, e_ms)
+        return itertools.chain.from_iterable(self._stretches(s_ms, e_ms))
 
-    def _emit(self, s_ms: int, e_ms: int) -> Iterator[Record]:
+    def _stretches(self, s_ms: int, e_ms: int) -> Iterator[list[Record]]:
+        """The window's records one generated stretch (up to an hour) at a time, each made by one
+        list comprehension: a generator step per record cost as much as the simulation's own work.
+        Position and seq advance a stretch at a time, so a window is meant to be read to its end
+        (every caller does; one left unread is skipped by the next window in any case)."""
         while True:
             nxt = self._next_ms
             limit = e_ms if nxt is None or nxt >= e_ms else nxt  # beyond it: the next window, or generate first
-            buf, pos, n = self._buf, self._pos, len(self._buf)
-            while pos < n:
-                t_ms, rand, cls, fields = buf[pos]
-                if t_ms >= limit:
-                    break
-                pos += 1
-                if t_ms < s_ms:
-                    continue
-                self._pos = pos
-                self._seq = seq = self._seq + 1
-                yield t_ms, key_at(t_ms / 1000, rand), seq, cls, fields
-            self._pos = pos
+            buf, pos = self._buf, self._pos
+            end = bisect.bisect_left(buf, limit, pos, key=_T)
+            first = bisect.bisect_left(buf, s_ms, pos, end, key=_T)
+            self._pos, seq = end, self._seq
+            if first < end:
+                self._seq += end - first
+                yield [(t_ms, key_ms(t_ms, rand), n, cls, fields)
+                       for n, (t_ms, rand, cls, fields) in zip(itertools.count(seq + 1), buf[first:end])]
             if limit == e_ms:
                 return
             self._generate()

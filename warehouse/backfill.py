@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, literal, make_url, select
 from tqdm import tqdm
 
 from datasources.base import Event, Simulator, SystemSpec
-from datasources.simkit import HourlySimulator
+from datasources.simkit import HourlySimulator, keep_rosters
 from domain.calendar import HolidayCalendar
 from domain.compound import Compound
 from warehouse.bulk import insert_rows, prepare
@@ -224,7 +224,9 @@ def _backfill_in_processes(url: str, specs: list[SystemSpec], workers: int, comp
                            calendar: HolidayCalendar, windows: list[Window], seed: int, tz: dt.tzinfo,
                            bar: tqdm, sealer: FactSealer | None = None) -> BackfillStats:
     ctx = multiprocessing.get_context("spawn")  # no forked copies of engines, pools or threads
-    with ctx.Manager() as manager, ProcessPoolExecutor(min(workers, len(specs)), mp_context=ctx) as pool:
+    # a process runs one system over all days, then another over the same days: keep every day's roster
+    with ctx.Manager() as manager, ProcessPoolExecutor(min(workers, len(specs)), mp_context=ctx,
+                                                       initializer=keep_rosters, initargs=(len(windows),)) as pool:
         ticks = manager.Queue()
         turn = manager.Lock() if make_url(url).get_backend_name() == "sqlite" else None  # its one writer
         # connectors may hold closures that cannot be pickled; the workers only simulate

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from datasources import canteen, energy, onecard, passage, vehicles
-from datasources.base import Event, SchemaError
+from datasources.base import Event, SchemaError, key_at, key_ms, make_key
 from datasources.simkit import (
     Bump,
     Curve,
@@ -21,6 +21,7 @@ from datasources.simkit import (
     copies,
     curve,
     hm,
+    keep_rosters,
     poisson,
     rng_for,
     roster,
@@ -152,6 +153,31 @@ def test_roster_is_shared_and_follows_the_day() -> None:
     assert on_site[hm("03:00")] == 0 and on_site[hm("10:00")] > 0.85 * len(work.person)
     holiday = roster(compound(), default_calendar(), 1, HOLIDAY)
     assert 0 < len(holiday.person) < 0.1 * len(work.person)
+
+
+def test_rosters_are_kept_without_changing_them() -> None:
+    drawn = [roster(compound(), default_calendar(), 1, WORKDAY + dt.timedelta(days=i)) for i in range(6)]
+    keep_rosters(10)
+    try:
+        kept = [roster(compound(), default_calendar(), 1, WORKDAY + dt.timedelta(days=i)) for i in range(6)]
+        assert kept == drawn
+        assert roster(compound(), default_calendar(), 1, WORKDAY) is kept[0]  # kept, not drawn again
+        mine = kept[0].on_site()
+        mine[600] = -1  # a caller's own copy: the kept roster's minutes are not changed
+        assert kept[0].on_site()[600] == drawn[0].on_site()[600] > 0
+        other = roster(compound(), default_calendar(), 2, WORKDAY)  # another seed is another roster
+        assert other.arrive != kept[0].arrive
+    finally:
+        keep_rosters(4)
+
+
+def test_engine_keys_follow_the_key_rule() -> None:
+    sim, start = pinger(), local_start(WORKDAY)
+    records = list(sim.records_between(start, start + dt.timedelta(hours=6)))
+    assert records and all(len(key) == 32 and int(key[:12], 16) == t_ms for t_ms, key, *_ in records)
+    assert key_ms(1_717_000_000_123, 5) == key_at(1_717_000_000.123, 5) == make_key(
+        dt.datetime.fromtimestamp(1_717_000_000.123, dt.UTC), 5)
+    assert [k for _, k, *_ in records] == sorted(k for _, k, *_ in records)
 
 
 def test_money_rule_and_time_getter() -> None:
