@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 SOCKET_TIMEOUT_S = 4.0
 CONNECT_TIMEOUT_S = 2.0
 MAX_BLOCK_MS = 2000  # XREADGROUP BLOCK must stay below SOCKET_TIMEOUT_S
+POOL_SIZE = 100  # connections per client (redis-py's default cap)
+POOL_WAIT_S = SOCKET_TIMEOUT_S  # how long a thread waits for a free connection beyond them
 
 _EVICTING = {"allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random",
              "volatile-ttl"}
@@ -34,15 +36,23 @@ class RedisDurabilityError(RuntimeError):
 
 
 def connect(url: str, *, decode: bool = False) -> redis.Redis:
-    """A client with bounded waits; `decode=False` keeps stream payloads as bytes for msgspec."""
-    return redis.Redis.from_url(
+    """A client with bounded waits; `decode=False` keeps stream payloads as bytes for msgspec.
+
+    One client is shared by every thread of a process. redis-py's default pool refuses the 101st concurrent
+    user at once ("Too many connections"): 200 walls resubscribing after a web restart did that, and their
+    snapshots failed. A caller beyond POOL_SIZE waits for a free connection instead, at most POOL_WAIT_S,
+    then fails like a cut line would (redis.ConnectionError).
+    """
+    return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(
         url,
+        max_connections=POOL_SIZE,
+        timeout=POOL_WAIT_S,
         socket_timeout=SOCKET_TIMEOUT_S,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
         health_check_interval=10,
         retry_on_timeout=False,
         decode_responses=decode,
-    )
+    ))
 
 
 def durability_problems(r: redis.Redis) -> tuple[list[str], list[str]]:
