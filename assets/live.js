@@ -7,7 +7,10 @@
  *   requestAnimationFrame, because a chart redraw per message left pages tens of seconds behind.
  * - Websocket transport only (no long-polling phase); reconnect uses socket.io's backoff capped
  *   at 5 s, and every (re)connect subscribes again and applies a fresh snapshot before numbers are
- *   shown as current.
+ *   shown as current. Messages carry `v`, the version of the server's live state their values come
+ *   from; an update is applied only if its `v` is not below the snapshot's, held or not (older ones
+ *   carry nothing the snapshot lacks and would show older numbers as current; streams/topics.py says
+ *   why this loses nothing, and why `t` cannot order messages).
  * - A wall runs for weeks: every buffer is bounded (minute buckets for KEEP_MINUTES, at most
  *   PENDING_MAX updates held while a snapshot is in flight; beyond that the page takes a fresh
  *   snapshot instead) and nothing polls the server. The only interval is a 1 s local tick that
@@ -90,6 +93,8 @@
     resetState();
 
     var synced = false;
+    var snapV = 0;  // the version of the last snapshot applied
+    function notOlderThanSnapshot(msg) { return msg.v >= snapV; }
     var pending = [];
     var overflowed = false;
     var lostAt = null;
@@ -307,12 +312,13 @@
       setStatus('syncing');
       socket.timeout(SUBSCRIBE_TIMEOUT_MS).emit('subscribe', { topics: [TOPIC] }, function (err, snap) {
         if (stopped || !socket.connected) { return; }
-        if (err || !snap || snap.topic !== TOPIC || typeof snap.t !== 'number') {
+        if (err || !snap || snap.topic !== TOPIC || typeof snap.t !== 'number' || typeof snap.v !== 'number') {
           subscribeTimer = setTimeout(subscribe, RETRY_MS);
           return;
         }
         apply(snap, true);
-        pending.forEach(function (msg) { if (msg.t >= snap.t) { apply(msg, false); } });
+        snapV = snap.v;
+        pending.forEach(function (msg) { if (notOlderThanSnapshot(msg)) { apply(msg, false); } });
         pending = [];
         if (overflowed) { // updates were dropped while waiting: take another snapshot instead
           overflowed = false;
@@ -327,12 +333,14 @@
 
     socket.on('connect', subscribe);
     socket.on('update', function (msg) {
-      if (!msg || msg.topic !== TOPIC || typeof msg.t !== 'number') { return; }
+      if (!msg || msg.topic !== TOPIC || typeof msg.t !== 'number' || typeof msg.v !== 'number') { return; }
       if (!synced) {
         if (pending.length < PENDING_MAX) { pending.push(msg); } else { overflowed = true; }
         return;
       }
-      apply(msg, false);
+      // after the resync too: an update read before the snapshot may arrive after it (it comes from the
+      // worker through the message queue, the snapshot straight from this web process)
+      if (notOlderThanSnapshot(msg)) { apply(msg, false); }
     });
     // A refused or server-closed socket may mean the session ended (logout, timeout, disabled
     // account): then go to the sign-in page instead of showing "connection lost" for ever.

@@ -11,6 +11,10 @@
  * - One socket, one `subscribe` with every slide's topic. The ack carries the snapshots (resync on every
  *   (re)connect); `update` messages patch the per-topic state. Updates that arrive while a subscribe is in
  *   flight wait in a bounded buffer (beyond it, the page takes another snapshot instead).
+ * - Messages carry `v`, the version of the server's live state their values come from. An update is
+ *   applied only if its `v` is not below the topic's snapshot's (notOlderThanSnapshot): older ones carry
+ *   nothing the snapshot lacks, and would show older numbers as current (streams/topics.py says why
+ *   this loses nothing, and why `t` cannot order messages).
  * - Every buffer is bounded: minute series keep window_min + 5 points per key, `last` metrics keep at most
  *   LASTS_MAX entities, pending updates at most PENDING_MAX.
  * - DOM writes are coalesced in requestAnimationFrame: numbers at most every FAST_GAP_MS, charts, lists
@@ -174,7 +178,7 @@
 
   function newTopic(name) {
     return {
-      name: name, t: 0, snapT: 0, day: null,
+      name: name, t: 0, snapV: 0, day: null,
       sums: {}, levels: {}, lasts: {}, minute: {}, compare: {}, sources: {}, expect: {},
       levelHist: {},   // level key -> Map(minute ms -> value), sampled here (levels carry no series)
       heatInc: {},     // heatmap member -> Map(hour ms -> amount) when the topic sends no minute series
@@ -234,7 +238,7 @@
     var k;
     if (isSnapshot) {
       ts.sums = {}; ts.levels = {}; ts.lasts = {}; ts.minute = {}; ts.compare = {}; ts.sources = {}; ts.expect = {};
-      ts.snapT = msg.t;
+      ts.snapV = msg.v;
     }
     if (msg.day && ts.day && msg.day !== ts.day) {
       // Midnight: today's totals start again from what this message carries.
@@ -285,6 +289,11 @@
     if (msg.compare) { for (k in msg.compare) { ts.compare[k] = msg.compare[k]; } }
     if (msg.sources) { for (k in msg.sources) { ts.sources[k] = msg.sources[k]; } }
     if (msg.expect) { for (k in msg.expect) { ts.expect[k] = msg.expect[k]; } }
+  }
+
+  // The one rule for every update, held during a resync or not: not older than the topic's snapshot.
+  function notOlderThanSnapshot(ts, msg) {
+    return msg.v >= ts.snapV;
   }
 
   // ---- reading values -----------------------------------------------------------------------------------
@@ -893,7 +902,9 @@
         if (!err && ack && !ack.error) {
           snaps = ack.snapshots || (typeof ack.topic === 'string' ? (function () { var o = {}; o[ack.topic] = ack; return o; }()) : null);
         }
-        var missing = !snaps || topicNames.some(function (t) { return !snaps[t] || typeof snaps[t].t !== 'number'; });
+        var missing = !snaps || topicNames.some(function (t) {
+          return !snaps[t] || typeof snaps[t].t !== 'number' || typeof snaps[t].v !== 'number';
+        });
         if (missing) {
           if (ack && ack.error) { console.warn('screen.js: subscribe refused: ' + ack.error); }
           if (ack && ack.error === 'session ended') { checkSignedIn(); }
@@ -909,7 +920,7 @@
         pendingMsgs = [];
         held.forEach(function (msg) {
           var ts = topics[msg.topic];
-          if (ts && msg.t >= ts.snapT) { applyOne(msg, false); }
+          if (ts && notOlderThanSnapshot(ts, msg)) { applyOne(msg, false); }
         });
         if (overflowed) { // updates were dropped while waiting: take another snapshot instead
           overflowed = false;
@@ -926,12 +937,14 @@
     }
 
     function onUpdate(msg) {
-      if (!msg || typeof msg.t !== 'number' || !topics[msg.topic]) { return; }
+      if (!msg || typeof msg.t !== 'number' || typeof msg.v !== 'number' || !topics[msg.topic]) { return; }
       if (!synced) {
         if (pendingMsgs.length < PENDING_MAX) { pendingMsgs.push(msg); } else { overflowed = true; }
         return;
       }
-      applyOne(msg, false);
+      // after the resync too: an update read before the snapshot may arrive after it (it comes from the
+      // worker through the message queue, the snapshot straight from this web process)
+      if (notOlderThanSnapshot(topics[msg.topic], msg)) { applyOne(msg, false); }
     }
 
     // A refused or server-closed socket may mean the session ended or the wall was revoked.

@@ -3,6 +3,29 @@
 A topic names metric patterns; a page subscribes to topics and gets one snapshot (resync)
 then combined partial updates. Screens defined in YAML will register their own topics from
 their panels' bindings; the first live page uses `overview`.
+
+Every message carries two stamps:
+- `v`, the version of the live state its KPI values (sums, levels, lasts, sources) come from,
+  read with them in one transaction (LiveState.read). It orders messages: a page keeps each
+  topic's snapshot `v` and applies an update only if its `v` is not below it.
+- `t`, the server's clock when the message was made, for the page's clock and lateness only. It
+  cannot order messages: it is taken before the values are read, and a reader that runs late
+  (a starved thread of the web process) reads a newer state than its `t` says, so an update
+  with a larger `t` could carry older values (33 alarms after a snapshot said 34).
+
+Why the page's rule loses nothing and never shows an older value as current: a snapshot's
+values are exactly state V. A batch applied after it has a version W > V, and the consumer
+notes it to the pusher only after its apply returned, so the flush that takes the note reads at
+a version >= W > V and carries the new absolute values: every change after V reaches the page
+in an update with v > V. An update with v < V carries values of an older state, all of which
+the snapshot includes or supersedes; dropping it loses nothing, applying it would show them as
+current until they change again. (v == V: the same state as the snapshot, harmless.)
+
+Minute series and comparisons are read after the transaction, outside it. Their buckets are
+sent as absolute values, and a bucket that changes is sent again in the next chart flush (at
+most `chart_interval` later) read after that change, so a chart point a little behind its
+message's `v` heals by itself; keeping them out keeps the transaction short (a heatmap's day is
+1,440 buckets per metric), as the consumer's applies wait for it.
 """
 
 from __future__ import annotations
@@ -15,7 +38,7 @@ from typing import Any
 
 from analytics.compare import compare
 from domain.calendar import default_calendar
-from streams.live_state import LiveState
+from streams.live_state import LiveState, lasts_read, levels_read, sources_read, sums_read
 
 
 @dataclass(frozen=True)
@@ -58,10 +81,8 @@ def replace_topics(prefix: str, topics: Iterable[Topic]) -> None:
         TOPICS.pop(name, None)
 
 
-def _sources(live: LiveState, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-    stamps = live.sources()
-    wanted = stamps.keys() if names is None else [n for n in names if n in stamps]
-    return {s: {"system": s.split(".", 1)[-1], "last": stamps[s]} for s in wanted}
+def _sources(stamps: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+    return {s: {"system": s.split(".", 1)[-1], "last": ms} for s, ms in stamps.items()}
 
 
 def comparisons(live: LiveState, metrics: Iterable[str], now: dt.datetime) -> dict[str, dict[str, Any]]:
@@ -77,28 +98,35 @@ def comparisons(live: LiveState, metrics: Iterable[str], now: dt.datetime) -> di
 
 
 def snapshot(live: LiveState, topic: Topic, now: dt.datetime, expect: Mapping[str, float]) -> dict[str, Any]:
-    """Everything a subscriber of `topic` shows, as of now: sent on subscribe and after a reconnect."""
+    """Everything a subscriber of `topic` shows, as of now: sent on subscribe and after a reconnect.
+
+    The KPI values and `v` come from one transaction; the charts are read after it (module docstring)."""
     day = live.day_key(now)
-    sums = {m: v for m, v in live.sums(day).items() if topic.wants("sums", m)}
-    series_metrics = [m for m in sums if topic.wants("series", m)]
-    levels = {m: v for m, v in live.levels().items() if topic.wants("levels", m)}
-    lasts = {m: live.lasts(m) for m in _last_metrics(live, topic)}
+    last_metrics = _last_metrics(live, topic)
+    v, (all_sums, all_levels, stamps, *lasts) = live.read(sums_read(day), levels_read(), sources_read(),
+                                                          *(lasts_read(m) for m in last_metrics))
+    sums = {m: x for m, x in all_sums.items() if topic.wants("sums", m)}
     return {
         "topic": topic.name,
+        "v": v,
         "t": int(now.timestamp() * 1000),
         "tz_offset_min": int(now.astimezone(live.tz).utcoffset().total_seconds() // 60),
         "day": day,
         "sums": sums,
-        "levels": levels,
-        "lasts": lasts,
-        "minute": {m: live.series(m, now, topic.series_minutes) for m in series_metrics},
+        "levels": {m: x for m, x in all_levels.items() if topic.wants("levels", m)},
+        "lasts": dict(zip(last_metrics, lasts)),
+        "minute": {m: live.series(m, now, topic.series_minutes) for m in sums if topic.wants("series", m)},
         "compare": comparisons(live, [m for m in sums if topic.wants("compare", m)], now),
-        "sources": _sources(live),
+        "sources": _sources(stamps),
         "expect": dict(expect),
     }
 
 
 def _last_metrics(live: LiveState, topic: Topic) -> list[str]:
+    """The `last` metrics the topic shows that have values. Found by SCAN before the snapshot's transaction (a
+    SCAN cannot run inside one): a metric whose very first value lands in between is missing from a snapshot
+    whose `v` covers it, and shows from its next change on. Their keys never expire, so that is once per metric
+    in the life of the Redis data."""
     if not topic.lasts:
         return []
     names = {k.decode().split(":", 2)[2] for k in live.r.scan_iter(match="live:last:*", count=1000)}
@@ -132,7 +160,9 @@ class Touched:
 
 
 def update(live: LiveState, topic: Topic, touched: Touched, now: dt.datetime, *, with_series: bool) -> dict | None:
-    """The partial message for one topic: absolute current values of what changed; None if nothing."""
+    """The partial message for one topic: absolute current values of what changed; None if nothing.
+
+    The KPI values and `v` come from one transaction; the chart points are read after it (module docstring)."""
     day = live.day_key(now)
     sums = [m for m in touched.sums if topic.wants("sums", m)]
     levels = [m for m in touched.levels if topic.wants("levels", m)]
@@ -140,28 +170,40 @@ def update(live: LiveState, topic: Topic, touched: Touched, now: dt.datetime, *,
     for m, f in touched.lasts:
         if topic.wants("lasts", m):
             lasts.setdefault(m, []).append(f)
-    minute: dict[str, list[list[float]]] = {}
-    if with_series:
-        by_metric: dict[tuple[str, str], list[int]] = {}
-        for m, d, mi in touched.minutes:
-            if topic.wants("series", m):
-                by_metric.setdefault((m, d), []).append(mi)
-        for (m, d), mins in by_metric.items():
-            base = dt.datetime.strptime(d, "%Y%m%d").replace(tzinfo=live.tz)
-            for mi, v in sorted(live.minutes(m, d, mins).items()):
-                stamp = int((base + dt.timedelta(minutes=mi)).timestamp() * 1000)
-                minute.setdefault(m, []).append([stamp, v])
-    compared = comparisons(live, [m for m in sums if topic.wants("compare", m)], now) if with_series else {}
-    if not (sums or levels or lasts or minute or touched.sources):
+    buckets = _touched_buckets(topic, touched) if with_series else {}
+    if not (sums or levels or lasts or buckets or touched.sources):
         return None
+    v, (sum_values, level_values, stamps, *last_values) = live.read(
+        sums_read(day, sums), levels_read(levels), sources_read(touched.sources),
+        *(lasts_read(m, fields) for m, fields in lasts.items()))
     return {
         "topic": topic.name,
+        "v": v,
         "t": int(now.timestamp() * 1000),
         "day": day,
-        "sums": live.sums(day, sums) if sums else {},
-        "levels": live.levels(levels) if levels else {},
-        "lasts": {m: live.lasts(m, fs) for m, fs in lasts.items()},
-        "minute": minute,
-        "compare": compared,
-        "sources": _sources(live, touched.sources),
+        "sums": sum_values,
+        "levels": level_values,
+        "lasts": dict(zip(lasts, last_values)),
+        "minute": _minute_points(live, buckets),
+        "compare": comparisons(live, [m for m in sums if topic.wants("compare", m)], now) if with_series else {},
+        "sources": _sources(stamps),
     }
+
+
+def _touched_buckets(topic: Topic, touched: Touched) -> dict[tuple[str, str], list[int]]:
+    """(metric, day) -> the minutes of its series that changed."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for m, d, mi in touched.minutes:
+        if topic.wants("series", m):
+            out.setdefault((m, d), []).append(mi)
+    return out
+
+
+def _minute_points(live: LiveState, buckets: Mapping[tuple[str, str], list[int]]) -> dict[str, list[list[float]]]:
+    """Metric -> [minute start epoch ms, amount] of the given buckets, oldest first per day."""
+    out: dict[str, list[list[float]]] = {}
+    for (m, d), mins in buckets.items():
+        base = dt.datetime.strptime(d, "%Y%m%d").replace(tzinfo=live.tz)
+        for mi, amount in sorted(live.minutes(m, d, mins).items()):
+            out.setdefault(m, []).append([int((base + dt.timedelta(minutes=mi)).timestamp() * 1000), amount])
+    return out

@@ -8,12 +8,14 @@ Data comes from the test, never from Redis:
 - the state file (JSON) holds `snapshot`, the contract's snapshot keys minus `topic`;
 - `POST /_test/update` with a partial update (without `topic`) emits it to the `overview` room.
 Either may carry `t` (server epoch ms) so a test can pin "server time" far from the browser's clock;
-without it the server stamps its own time, as the real server does.
+without it the server stamps its own time, as the real server does. Either may carry `v`, the live state's
+version; without it every message gets the next number, so an update is newer than the snapshots before it.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -49,8 +51,10 @@ def create_app(state: dict[str, Any]) -> tuple[dash.Dash, SocketIO]:
     dash.register_page("live_overview", path="/", layout=lambda lang="zh", **_query: layout(lang, SYSTEMS))
     app.layout = dash.page_container
 
+    versions = itertools.count(1)
+
     def stamped(message: dict[str, Any]) -> dict[str, Any]:
-        return {"t": int(time.time() * 1000), **message, "topic": TOPIC}
+        return {"t": int(time.time() * 1000), "v": next(versions), **message, "topic": TOPIC}
 
     socketio = SocketIO(app.server, async_mode="threading", max_http_buffer_size=64 * 1024)
 

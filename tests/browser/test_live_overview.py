@@ -158,6 +158,19 @@ def test_updates_change_counters_and_extend_chart(page_log: PageLog, live_server
     expect(_card(page, "onecard", "total")).to_have_text("0")
 
 
+def test_an_update_older_than_the_snapshot_is_dropped(page_log: PageLog, live_server: LiveServer) -> None:
+    """`v` orders messages, not `t`: an update read from a state older than the page's snapshot (whatever its
+    `t`) carries nothing the snapshot lacks and must not bring back an older number (streams/topics.py)."""
+    t0 = _t0()
+    live_server.start({**_snapshot(t0), "v": 100})
+    page = _open(page_log, live_server)
+    expect(_card(page, "canteen", "total")).to_have_text("1,234,567")
+    live_server.update({"v": 99, "t": t0 + 1_000, "sums": {"canteen.events": 1_234_000.0}})
+    live_server.update({"v": 101, "t": t0 + 2_000, "sums": {"onecard.events": 2_345.0}})
+    expect(_card(page, "onecard", "total")).to_have_text("2,345")  # one socket: the older one came first
+    expect(_card(page, "canteen", "total")).to_have_text("1,234,567")
+
+
 def test_server_restart_shows_lost_then_resyncs(page_log: PageLog, live_server: LiveServer) -> None:
     page_log.allow_console_error(r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/socket\.io/.*' failed")
     t0 = _t0()

@@ -16,8 +16,12 @@ from playwright.sync_api import expect
 from domain.calendar import default_calendar
 from domain.compound import build_compound
 from settings import Settings
+from streams.live_state import LiveState
+from streams.push import room_of, socketio_emitter
+from streams.redis_conn import connect
 from tests.browser.conftest import SCREENS, PageLog, _is_local
 from tests.browser.test_real_app import WAIT, RealApp, settlements
+from tests.fault.services import wait_until
 from warehouse.panel_queries import quota_share
 
 SHIPPED = ["overview", "canteen", "security", "energy", "vehicles", "property"]
@@ -87,6 +91,32 @@ def test_an_event_xadded_shows_on_the_canteen_screen(app_signed_in: Any, browser
     before = int(re.sub(r"[^\d]", "", num.inner_text()) or 0)
     app.producer().submit(settlements(7, 1))
     expect(num).to_have_text(f"{before + 7:,}", timeout=WAIT)
+    page.context.close()
+    assert log.unexpected_errors() == [], log.console_errors
+
+
+def test_an_update_older_than_the_snapshot_is_not_shown(app_signed_in: Any, browser: Any) -> None:
+    """screen.js applies an update only if its `v` is not below its topic's snapshot's: one read from an older
+    state but delivered after the snapshot must not bring back an older number (streams/topics.py)."""
+    app, cookies = app_signed_in
+    live = LiveState(connect(app.redis_url()), ZoneInfo("Asia/Shanghai"))
+    if live.read()[0] == 0:  # a version (Redis's clock in µs) above the stale update's 1 before the snapshot
+        app.producer().submit(settlements(1, 900))
+        wait_until(lambda: live.read()[0] > 0, 15, "the worker to apply the settlement")
+    page, log = new_page(browser, cookies, 1920, 1080, 1)
+    page.goto(f"{app.url}/screens/canteen")
+    meals = page.locator('.sc-panel[data-panel="meals_today"] .sc-num')
+    samples = page.locator('.sc-panel[data-panel="samples_logged"] .sc-num')
+    expect(page.locator(".sc-banner")).to_be_hidden(timeout=WAIT)
+    expect(meals).not_to_have_text("—", timeout=WAIT)
+    shown = meals.inner_text()
+    now = dt.datetime.now(dt.UTC)
+    emit = socketio_emitter(app.redis_url(), "cc-live")  # the worker's way to the page: the message queue
+    base = {"topic": "screen:canteen", "t": int(now.timestamp() * 1000), "day": live.day_key(now)}
+    emit("update", {**base, "v": 1, "sums": {"canteen.meals": 987_654.0}}, room_of("screen:canteen"))
+    emit("update", {**base, "v": live.read()[0], "sums": {"canteen.samples": 424_242.0}}, room_of("screen:canteen"))
+    expect(samples).to_have_text("424,242", timeout=WAIT)  # one socket, in order: the older one came first
+    expect(meals).to_have_text(shown)
     page.context.close()
     assert log.unexpected_errors() == [], log.console_errors
 

@@ -1,17 +1,22 @@
-"""Live state: guarded apply is exactly once; reads return what was applied; topics build messages."""
+"""Live state: guarded apply is exactly once and moves the state version; reads return what was applied, with
+the version of the state they come from; topics build messages that carry it, and the pages' rule on it never
+takes an update older than their snapshot."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
 
 from analytics.deltas import fold
 from streams.consumer import ensure_group
-from streams.live_state import LiveState
+from streams.live_state import VERSION_KEY, LiveState, lasts_read, levels_read, sums_read
 from streams.topics import Topic, Touched, snapshot, update
+from tests.fault.page_client import not_older
 from tests.streams.schemas import gate, meal
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -91,6 +96,7 @@ def test_snapshot_and_partial_update_messages(r: redis.Redis) -> None:
     assert len(snap["minute"]["tcant.meals"]) == 60 and sum(v for _t, v in snap["minute"]["tcant.meals"]) == 40
     assert snap["tz_offset_min"] == 480 and snap["expect"] == {"tcant": 60}
     assert set(snap["sources"]) == {"t.cant", "t.gate"}
+    assert snap["v"] == live.read()[0] > 0 and snap["t"] == int(now.timestamp() * 1000)
 
     more = fold([meal(now, 100)], TZ).to_wire()
     live.apply("b2", more)
@@ -103,7 +109,98 @@ def test_snapshot_and_partial_update_messages(r: redis.Redis) -> None:
     assert msg["levels"] == {} and msg["lasts"] == {}
     assert msg["minute"]["tcant.meals"] == [[int(now.timestamp() * 1000), 1.0]]
     assert list(msg["sources"]) == ["t.cant"]
+    assert msg["v"] == live.read()[0] > snap["v"]
     assert update(live, Topic("other", sums=("zzz.*",)), Touched.empty(), now, with_series=True) is None
+
+
+def one_meal_in(k: int) -> dict[str, Any]:
+    """Batch k of a run in which every batch adds one meal and one person on site."""
+    at = T0 + dt.timedelta(seconds=k)
+    return fold([meal(at, k), gate(at, k, "in", queue=float(k))], TZ).to_wire()
+
+
+def test_every_applied_batch_moves_the_version_forward_once(r: redis.Redis) -> None:
+    live = LiveState(r, TZ)
+    assert live.read() == (0, []), "no batch applied yet"
+    live.apply("b1", one_meal_in(1))
+    first = live.read()[0]
+    clock_s, clock_us = r.time()
+    assert 0 < clock_s * 1_000_000 + clock_us - first < 5_000_000, "Redis's clock in microseconds"
+
+    ahead = first + 3_600_000_000  # a version an hour ahead of the clock: each batch adds exactly 1
+    r.set(VERSION_KEY, ahead)
+    live.apply("b2", one_meal_in(2))
+    live.apply("b2", one_meal_in(2))  # the same batch again: refused by its guard
+    live.apply("empty", fold([], TZ).to_wire())  # nothing to apply
+    live.apply("b3", one_meal_in(3))
+    assert live.read()[0] == ahead + 2
+
+    r.delete(VERSION_KEY)  # Redis lost its data (restarted without AOF, restored from a backup)
+    live.apply("b4", one_meal_in(4))
+    assert first < live.read()[0] < ahead, "back on the clock, above every version before the loss"
+
+
+def test_messages_carry_the_version_their_values_come_from(r: redis.Redis) -> None:
+    """The bug the web-kill fault test found, in miniature: an update read at an older state but stamped later
+    (`t`) than a snapshot; by `t` a page would show its 1 meal after the snapshot's 2, by `v` it drops it."""
+    live = LiveState(r, TZ)
+    topic = Topic("t", sums=("tcant.*",), levels=("tgate.*",), lasts=("tgate.queue",))
+    now = T0 + dt.timedelta(minutes=10)
+    first = one_meal_in(1)
+    live.apply("b1", first)
+    touched = Touched.empty()
+    touched.add(first)
+    older = update(live, topic, touched, now + dt.timedelta(seconds=1), with_series=False)
+    live.apply("b2", one_meal_in(2))
+    snap = snapshot(live, topic, now, {})
+    second = one_meal_in(3)
+    live.apply("b3", second)
+    touched = Touched.empty()
+    touched.add(second)
+    newer = update(live, topic, touched, now, with_series=False)
+    assert older is not None and newer is not None
+    assert (older["sums"]["tcant.meals"], snap["sums"]["tcant.meals"], newer["sums"]["tcant.meals"]) == (1, 2, 3)
+    assert (older["levels"], snap["levels"], newer["levels"]) == ({"tgate.onsite": 1}, {"tgate.onsite": 2},
+                                                                 {"tgate.onsite": 3})
+    assert older["v"] < snap["v"] < newer["v"] == live.read()[0]
+    assert older["t"] > snap["t"], "the older values carry the later clock stamp"
+    assert not not_older(older["v"], snap["v"]) and not_older(newer["v"], snap["v"])
+    assert not_older(snap["v"], snap["v"]), "an update of the very state of the snapshot is harmless"
+
+
+def test_a_read_racing_applies_shows_exactly_the_state_of_its_version(r: redis.Redis) -> None:
+    """Batches are applied from a thread while the main thread reads over and over; every read's values must be
+    the state the ledger recorded for its version (batch k: k meals, k on site, queue k)."""
+    live = LiveState(r, TZ)
+    day = live.day_key(T0)
+    ledger = {0: 0}  # version -> batches applied
+
+    def apply_all() -> None:
+        for k in range(1, 301):
+            live.apply(f"race{k}", one_meal_in(k))
+            ledger[live.read()[0]] = k  # the only writer: the version now is batch k's
+
+    def state(k: int) -> tuple[Any, ...]:
+        return ({"tcant.meals": float(k)}, {"tgate.onsite": float(k)}, {"GP01": float(k)} if k else {})
+
+    reads = [
+        sums_read(day, ["tcant.meals"]), levels_read(["tgate.onsite"]), lasts_read("tgate.queue", ["GP01"])]
+    applier = threading.Thread(target=apply_all)
+    applier.start()
+    seen = []
+    while applier.is_alive():
+        v, values = live.read(*reads)
+        seen.append((v, tuple(values)))
+    applier.join()
+    wrong = [(v, values, state(ledger[v])) for v, values in seen if values != state(ledger[v])]
+    assert not wrong, f"{len(wrong)} of {len(seen)} reads show values of another state: {wrong[:3]}"
+    assert len({v for v, _ in seen}) > 20, "the reads saw the state move (else the race was not run)"
+
+    # the check can fail: the version and the values read apart, with an apply in between
+    v = live.read()[0]
+    live.apply("race-late", one_meal_in(301))
+    apart = (live.sums(day, ["tcant.meals"]), live.levels(["tgate.onsite"]), live.lasts("tgate.queue", ["GP01"]))
+    assert apart != state(ledger[v])
 
 
 def test_comparisons_align_by_kind_of_day_and_time_of_day(r: redis.Redis) -> None:
