@@ -125,7 +125,7 @@ class Load(threading.Thread):
         self.started_at = self.ended_at = 0.0
 
     def run(self) -> None:
-        from tests.browser.test_real_app import settlements
+        from tests.realapp import settlements
 
         try:
             sent = 0
@@ -223,7 +223,7 @@ def ms(p: dict[str, float]) -> dict[str, float]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.browser.test_real_app import RealApp, settlements
+    from tests.realapp import RealApp, settlements
 
     topic = f"screen:{SCREEN}"
     patterns = panel_patterns(SCREEN)

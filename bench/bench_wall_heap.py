@@ -123,7 +123,7 @@ def _line(cells: list[Any]) -> str:
 def run(args: argparse.Namespace) -> None:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.test_real_app import RealApp
+    from tests.realapp import RealApp
 
     samples: list[dict[str, Any]] = []
     errors: list[str] = []

@@ -11,8 +11,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENS, _is_local
-from tests.browser.test_real_app import WAIT, settlements
+from tests.browser.test_real_app import WAIT
 from tests.browser.test_screens import app_signed_in, new_page  # noqa: F401 (app_signed_in is a fixture)
+from tests.realapp import settlements
 
 FONT_PATH = "/assets/vendor/fonts/"
 INSIDE_FONT = "NotoSansSC-"  # PostScript names inside the shipped files; the machine's own is NotoSansCJKsc-

@@ -16,8 +16,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import REPO, PageLog
-from tests.browser.test_real_app import WAIT, RealApp, settlements
+from tests.browser.test_real_app import WAIT
 from tests.browser.test_screens import new_page
+from tests.realapp import RealApp, settlements
 
 RELOAD_S = 5.0  # the bound: an edited file shows on an open wall within this
 PLACEHOLDER = "—"

@@ -1,109 +1,24 @@
 """The real product in a browser: `app.py run` on embedded Redis and SQLite, events XADDed by a
-producer show on `/`, and a killed web process comes back with the page resyncing by itself."""
+producer show on `/`, and a killed web process comes back with the page resyncing by itself.
+
+RealApp and the event factories live in tests/realapp.py (the fault tests and benches use them too)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from datasources.base import make_key
-from datasources.canteen import schemas as canteen
-from datasources.registry import schemas
-from streams.codec import Codec
-from streams.producer import Producer
-from streams.redis_conn import connect
-from tests.browser.conftest import REPO, SCREENS, PageLog
+from tests.browser.conftest import SCREENS, PageLog
+from tests.realapp import RealApp, camera_events, running_app, settlements
 
 WAIT = 15_000
-
-
-class RealApp:
-    """`python app.py run` in its own session: kill -9 takes the web process and its workers,
-    while the embedded Redis (its own session) survives, as it would a crashed web process."""
-
-    def __init__(self, data: Path):
-        self.data = data
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.env = {**os.environ, "DATA_DIR": str(data), "PORT": str(self.port), "SIMULATORS": "0",
-                    "BACKFILL_DAYS": "0"}
-        self.env.pop("REDIS_URL", None)
-        self.env.pop("DATABASE_URL", None)
-
-    def start(self) -> None:
-        with (self.data / "app.log").open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "app.py", "run"], cwd=REPO, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError((self.data / "app.log").read_text(errors="replace")[-3000:])
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as resp:
-                    body = json.load(resp)
-                    if body["ok"] and body.get("workers"):
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("app did not become healthy within 60 s")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop_redis(self) -> None:
-        pid = self.data / "redis" / "redis.pid"
-        if pid.exists():
-            try:
-                os.kill(int(pid.read_text()), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def cli(self, *args: str) -> str:
-        """`python app.py ARGS` against this app's data (as an operator at the host would run it)."""
-        out = subprocess.run([sys.executable, "app.py", *args], cwd=REPO, env=self.env, capture_output=True,
-                             text=True, timeout=120)
-        assert out.returncode == 0, out.stderr[-2000:]
-        return out.stdout
-
-    def sign_in_viewer(self, page: Any, username: str = "viewer") -> None:
-        """Create a leadership account and go through the first sign-in with its password change."""
-        once = re.search(r"one-time password: (\S+)", self.cli("users", "add", username, "--role", "leadership"))
-        assert once, "users add printed no password"
-        page.goto(self.url + "/")
-        expect(page).to_have_url(self.url + "/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", once.group(1))
-        page.click("button[type=submit]")
-        expect(page).to_have_url(self.url + "/account/password")
-        page.fill("input[name=old]", once.group(1))
-        page.fill("input[name=new]", "Lingdao!2026-qiang")
-        page.fill("input[name=repeat]", "Lingdao!2026-qiang")
-        page.click("button[type=submit]")
-        expect(page).to_have_url(self.url + "/")
-
-    def producer(self) -> Producer:
-        return Producer(connect(f"unix://{self.data / 'redis' / 'redis.sock'}"), Codec(schemas().values()))
 
 
 # requests refused, reset or cut short by a kill -9 of the web process (the socket's reconnects, /whoami, assets)
@@ -112,30 +27,8 @@ KILLED_WEB = r"Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_
 
 @pytest.fixture
 def real_app(tmp_path: Path) -> Iterator[RealApp]:
-    app = RealApp(tmp_path)
-    app.start()
-    yield app
-    app.kill()
-    app.stop_redis()
-
-
-def settlements(n: int, seq0: int) -> list[Any]:
-    """Lunch payments at a canteen window now: each one is a meal on the screens' KPI cards."""
-    from decimal import Decimal
-
-    from datasources.canteen.schemas import CanteenSettlement, Dish
-
-    now = dt.datetime.now(dt.UTC)
-    dish = Dish(dish_id="D001", name="红烧肉", qty=1, price=Decimal("12.50"))
-    return [CanteenSettlement(source="test.canteen", ts=now, key=make_key(now), seq=seq0 + i, txn_id=f"T{seq0 + i}",
-                              person_id="P00001", unit_id="U01", canteen_id="CT1", window_id="CT1-W1", meal="lunch",
-                              method="card", items=(dish,), amount=Decimal("12.50")) for i in range(n)]
-
-
-def camera_events(n: int, seq0: int) -> list[Any]:
-    now = dt.datetime.now(dt.UTC)
-    return [canteen.CanteenCameraStatus(source="test.canteen", ts=now, key=make_key(now), seq=seq0 + i,
-                                  camera_id="C-CT1-K1", canteen_id="CT1", online=True) for i in range(n)]
+    with running_app(tmp_path) as app:
+        yield app
 
 
 def test_live_page_counts_pushed_events_and_survives_a_web_crash(page_log: PageLog, real_app: RealApp) -> None:

@@ -16,8 +16,9 @@ from playwright.sync_api import expect
 from datasources.base import make_key
 from datasources.vehicles.schemas import VehiclePosition
 from tests.browser.conftest import REPO, SCREENS
-from tests.browser.test_real_app import WAIT, RealApp
+from tests.browser.test_real_app import WAIT
 from tests.browser.test_screens import new_page
+from tests.realapp import RealApp
 
 BUILDINGS = {f["properties"]["id"]: f for f in json.loads(
     (REPO / "screens" / "maps" / "compound.geojson").read_text(encoding="utf-8"))["features"]

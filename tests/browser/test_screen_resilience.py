@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 from datasources.base import make_key
 from datasources.energy.schemas import EnergyReading
 from tests.browser.conftest import PageLog
-from tests.browser.test_real_app import KILLED_WEB, WAIT, RealApp, real_app, settlements  # noqa: F401 - real_app is a fixture
+from tests.browser.test_real_app import KILLED_WEB, WAIT, real_app  # noqa: F401 - real_app is a fixture
+from tests.realapp import RealApp, settlements
 
 
 def reading(at: dt.datetime, seq: int) -> EnergyReading:

@@ -20,8 +20,9 @@ from streams.live_state import LiveState
 from streams.push import room_of, socketio_emitter
 from streams.redis_conn import connect
 from tests.browser.conftest import SCREENS, PageLog, _is_local
-from tests.browser.test_real_app import WAIT, RealApp, settlements
+from tests.browser.test_real_app import WAIT
 from tests.fault.services import wait_until
+from tests.realapp import RealApp, settlements
 from warehouse.panel_queries import quota_share
 
 SHIPPED = ["overview", "canteen", "security", "energy", "vehicles", "property"]
