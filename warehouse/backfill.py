@@ -137,6 +137,7 @@ Window = tuple[dt.datetime, dt.datetime]
 @dataclass
 class _Day:
     batch: list[TableRows]  # in table-name order (the writers' lock order, as FactTables.group)
+    increments: Increments  # of the whole batch, folded as if every row were new (the usual case)
     rows: int
     events: list[Event]  # only when observed
     generate_s: float
@@ -159,7 +160,7 @@ def _backfill_systems(engine: Engine, specs: list[SystemSpec], tables: FactTable
 
     def write(day: _Day) -> None:
         t0 = time.perf_counter()
-        stats.new_rows += _write_day(engine, day.batch, tz, stats.by_schema)
+        stats.new_rows += _write_day(engine, day.batch, day.increments, tz, stats.by_schema)
         stats.write_s += time.perf_counter() - t0
         stats.generate_s += day.generate_s
         stats.rows += day.rows
@@ -217,7 +218,7 @@ def _generate(sims: list[tuple[str, Simulator]], windows: list[Window], tables: 
                 if keep_events:
                     events += day
         batch.sort(key=lambda b: b.ft.table.name)
-        yield _Day(batch, sum(len(b.rows) for b in batch), events, time.perf_counter() - t0)
+        yield _Day(batch, _increments(batch), sum(len(b.rows) for b in batch), events, time.perf_counter() - t0)
 
 
 def _backfill_in_processes(url: str, specs: list[SystemSpec], workers: int, compound: Compound,
@@ -331,12 +332,12 @@ def _sort_memory(conn: Connection) -> Iterator[None]:
         driver.execute(f"PRAGMA cache_size = {before}")
 
 
-def _write_day(engine: Engine, batch: list[TableRows], tz: dt.tzinfo, by_schema: dict[str, int]) -> int:
+def _write_day(engine: Engine, batch: list[TableRows], all_new: Increments, tz: dt.tzinfo,
+               by_schema: dict[str, int]) -> int:
     """One transaction: the day's new facts plus their rollup and sequence increments.
 
-    The increments are folded before the transaction as if every row were new (the usual case),
-    so SQLite's one write lock is held only for the inserts; a re-run folds the new ones again."""
-    all_new = _increments(batch)
+    `all_new` was folded as the day was generated, as if every row were new (the usual case), so
+    neither SQLite's write lock nor a worker's turn is held for it; a re-run folds the new ones again."""
     with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
         prepare(conn, [b.ft for b in batch])
         with conn.begin():
