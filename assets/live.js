@@ -95,6 +95,9 @@
     var synced = false;
     var snapV = 0;  // the version of the last snapshot applied
     function notOlderThanSnapshot(msg) { return msg.v >= snapV; }
+    // Several consumers push through their own pushers, so updates can arrive out of version order: a
+    // total is replaced only by one read from a state at least as new as the one it came from.
+    var sumV = {};
     var pending = [];
     var overflowed = false;
     var lostAt = null;
@@ -125,6 +128,7 @@
     function apply(msg, isSnapshot) {
       if (isSnapshot) {
         resetState();
+        sumV = {};
         st.day = msg.day;
       } else if (msg.day && msg.day !== st.day) {
         st.day = msg.day; // midnight: today's totals start again from what this message carries
@@ -135,7 +139,9 @@
       if (typeof msg.tz_offset_min === 'number') { st.tz = msg.tz_offset_min; }
       var k;
       if (msg.sums) {
-        for (k in msg.sums) { if (metrics[k]) { st.sums[k] = msg.sums[k]; } }
+        for (k in msg.sums) {
+          if (metrics[k] && !(msg.v < (sumV[k] || 0))) { st.sums[k] = msg.sums[k]; sumV[k] = msg.v; }
+        }
       }
       if (msg.sources) {
         for (k in msg.sources) { st.sources[k] = msg.sources[k]; }

@@ -179,6 +179,7 @@
   function newTopic(name) {
     return {
       name: name, t: 0, snapV: 0, day: null,
+      vers: {},        // 'sums|levels|lasts' + key -> `v` of the message its value came from (see newerValue)
       sums: {}, levels: {}, lasts: {}, minute: {}, compare: {}, sources: {}, expect: {},
       levelHist: {},   // level key -> Map(minute ms -> value), sampled here (levels carry no series)
       heatInc: {},     // heatmap member -> Map(hour ms -> amount) when the topic sends no minute series
@@ -238,7 +239,7 @@
     var k;
     if (isSnapshot) {
       ts.sums = {}; ts.levels = {}; ts.lasts = {}; ts.minute = {}; ts.compare = {}; ts.sources = {}; ts.expect = {};
-      ts.snapV = msg.v;
+      ts.snapV = msg.v; ts.vers = {};
     }
     if (msg.day && ts.day && msg.day !== ts.day) {
       // Midnight: today's totals start again from what this message carries.
@@ -260,14 +261,14 @@
     }
     if (msg.sums) {
       for (k in msg.sums) {
-        if (typeof msg.sums[k] !== 'number') { continue; }
+        if (typeof msg.sums[k] !== 'number' || !newerValue(ts, 'sums', k, msg.v)) { continue; }
         heatFallback(ts, k, msg.sums[k], msg.t, tz);
         ts.sums[k] = msg.sums[k];
       }
     }
     if (msg.levels) {
       for (k in msg.levels) {
-        if (typeof msg.levels[k] !== 'number') { continue; }
+        if (typeof msg.levels[k] !== 'number' || !newerValue(ts, 'levels', k, msg.v)) { continue; }
         ts.levels[k] = msg.levels[k];
         var hist = seriesMap(ts.levelHist, k);
         hist.set(nowMinute, msg.levels[k]);
@@ -277,7 +278,7 @@
     if (msg.lasts) {
       for (k in msg.lasts) {
         var entries = msg.lasts[k];
-        if (!entries || typeof entries !== 'object') { continue; }
+        if (!entries || typeof entries !== 'object' || !newerValue(ts, 'lasts', k, msg.v)) { continue; }
         var lasts = ts.lasts[k] || (ts.lasts[k] = new Map());
         for (var e in entries) {
           lasts.delete(e); // re-insert: the Map's order is then oldest-updated first
@@ -294,6 +295,15 @@
   // The one rule for every update, held during a resync or not: not older than the topic's snapshot.
   function notOlderThanSnapshot(ts, msg) {
     return msg.v >= ts.snapV;
+  }
+
+  // With several consumers, each pushes through its own pusher, so updates can reach a page out of version
+  // order: a value is replaced only by one read from a state at least as new as the one it came from.
+  function newerValue(ts, kind, key, v) {
+    var id = kind + '|' + key;
+    if (v < (ts.vers[id] || 0)) { return false; }
+    ts.vers[id] = v;
+    return true;
   }
 
   // ---- reading values -----------------------------------------------------------------------------------

@@ -169,6 +169,12 @@ def test_an_update_older_than_the_snapshot_is_dropped(page_log: PageLog, live_se
     live_server.update({"v": 101, "t": t0 + 2_000, "sums": {"onecard.events": 2_345.0}})
     expect(_card(page, "onecard", "total")).to_have_text("2,345")  # one socket: the older one came first
     expect(_card(page, "canteen", "total")).to_have_text("1,234,567")
+    # two consumers' pushers: a newer update may overtake an older one; the older value must not win
+    live_server.update({"v": 103, "t": t0 + 3_000, "sums": {"canteen.events": 1_234_600.0}})
+    live_server.update({"v": 102, "t": t0 + 4_000, "sums": {"canteen.events": 1_234_590.0}})
+    live_server.update({"v": 104, "t": t0 + 5_000, "sums": {"onecard.events": 2_400.0}})
+    expect(_card(page, "onecard", "total")).to_have_text("2,400")
+    expect(_card(page, "canteen", "total")).to_have_text("1,234,600")
 
 
 def test_server_restart_shows_lost_then_resyncs(page_log: PageLog, live_server: LiveServer) -> None:

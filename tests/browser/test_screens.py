@@ -118,6 +118,13 @@ def test_an_update_older_than_the_snapshot_is_not_shown(app_signed_in: Any, brow
     emit("update", {**base, "v": live.read()[0], "sums": {"canteen.samples": 424_242.0}}, room_of("screen:canteen"))
     expect(samples).to_have_text("424,242", timeout=WAIT)  # one socket, in order: the older one came first
     expect(meals).to_have_text(shown)
+    # two consumers' pushers: an update may overtake an older one; the value read from the older state loses
+    v = live.read()[0]
+    emit("update", {**base, "v": v + 2, "sums": {"canteen.meals": 555_555.0}}, room_of("screen:canteen"))
+    emit("update", {**base, "v": v + 1, "sums": {"canteen.meals": 555_000.0}}, room_of("screen:canteen"))
+    emit("update", {**base, "v": v + 3, "sums": {"canteen.samples": 434_343.0}}, room_of("screen:canteen"))
+    expect(samples).to_have_text("434,343", timeout=WAIT)
+    expect(meals).to_have_text("555,555")
     page.context.close()
     assert log.unexpected_errors() == [], log.console_errors
 

@@ -44,6 +44,12 @@ def not_older(update_v: int, snapshot_v: int) -> bool:
     return update_v >= snapshot_v
 
 
+def newer_value(update_v: int, value_v: int) -> bool:
+    """screen.js's newerValue: with several consumers each pushing through its own pusher, updates can arrive
+    out of version order, so a value on show is replaced only by one read from a state at least as new."""
+    return update_v >= value_v
+
+
 def now() -> float:
     """time.monotonic(): one system-wide clock on Linux, so the test process can compare our times with its own."""
     return time.monotonic()
@@ -68,6 +74,7 @@ class ScreenClient:
         self.shown: dict[str, dict[str, float]] = {}
         self.day: dict[str, str] = {}
         self.snap_v: dict[str, int] = {}
+        self.value_v: dict[str, dict[str, int]] = {}  # topic -> metric -> `v` of the value on show
         self.synced = False
         self.pending: list[dict[str, Any]] = []
         self.overflowed = False
@@ -145,6 +152,7 @@ class ScreenClient:
             self.shown[topic] = dict(values)
             self.day[topic] = snap.get("day", "")
             self.snap_v[topic] = snap["v"]
+            self.value_v[topic] = {}
         held, self.pending = self.pending, []
         for msg in held:
             if not_older(msg["v"], self.snap_v[msg["topic"]]):
@@ -183,15 +191,18 @@ class ScreenClient:
         an older value shown as current (the workloads only add)."""
         self.note["updates"] += 1
         topic, day = msg["topic"], msg.get("day", "")
-        cur = self.shown.setdefault(topic, {})
+        cur, value_v = self.shown.setdefault(topic, {}), self.value_v.setdefault(topic, {})
         if day != self.day.get(topic, day):
             cur.clear()  # a new day: today's totals start again
-        elif check:
-            for metric, new in {**msg.get("sums", {}), **msg.get("levels", {})}.items():
+        values = {m: x for m, x in {**msg.get("sums", {}), **msg.get("levels", {})}.items()
+                  if newer_value(msg["v"], value_v.get(m, 0))}
+        if check and day == self.day.get(topic, day):
+            for metric, new in values.items():
                 if new < cur.get(metric, 0.0):
                     self._violation(f"{topic} {metric} went back from {cur[metric]} to {new}")
         self.day[topic] = day
-        cur.update({**msg.get("sums", {}), **msg.get("levels", {})})
+        cur.update(values)
+        value_v.update(dict.fromkeys(values, msg["v"]))
 
     def _violation(self, what: str) -> None:
         self.note["violation_count"] += 1
