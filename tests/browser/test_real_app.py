@@ -22,7 +22,8 @@ WAIT = 15_000
 
 
 # requests refused, reset or cut short by a kill -9 of the web process (the socket's reconnects, /whoami, assets)
-KILLED_WEB = r"Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|CONTENT_LENGTH_MISMATCH)"
+KILLED_WEB = (r"Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|CONTENT_LENGTH_MISMATCH|"
+              r"EMPTY_RESPONSE)")
 
 
 @pytest.fixture
@@ -93,8 +94,10 @@ def test_a_paired_wall_receives_masked_data_only_and_blanks_when_revoked(page_lo
     assert find_leaks(seen, names) == [], "personal data reached a wall"
 
     page_log.allow_console_error(r"status of 401")
-    # revoking closes the wall's socket on the server, cutting a long-poll response short (seen once in CI)
-    page_log.allow_console_error(r"Failed to load resource: net::ERR_CONTENT_LENGTH_MISMATCH")
+    # revoking closes the wall's socket on the server, cutting a long-poll response short, before its first byte
+    # or resetting it (each seen: once in CI, several times locally when run right after test_live_overview)
+    page_log.allow_console_error(r"Failed to load resource: net::ERR_(CONTENT_LENGTH_MISMATCH|EMPTY_RESPONSE|"
+                                 r"CONNECTION_RESET)")
     real_app.cli("token", "revoke", token_id)
     revoked = time.monotonic()
     expect(page).to_have_url(real_app.url + "/wall-revoked", timeout=WAIT)
