@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from analytics.deltas import Contribution, Last, Sum, declare, extractor
+from analytics.deltas import Contribution, Last, Sum, declare, extractor, member
 
 MEAL_TITLES = {"breakfast": ("早餐", "breakfast"), "lunch": ("午餐", "lunch"), "dinner": ("晚餐", "dinner")}
 METHOD_TITLES = {"card": ("刷卡", "card"), "face": ("刷脸", "face"), "tray": ("智能餐盘", "smart tray")}
@@ -37,11 +37,11 @@ CAMERA = declare("canteen.kitchen_camera", "last", "阳光厨房摄像头在线"
 def settlement(ev: Any) -> Iterator[Contribution]:
     yield Sum(MEALS)
     yield Sum(BY_MEAL[ev.meal])
-    yield Sum(BY_CANTEEN.format(canteen=ev.canteen_id))
+    yield Sum(member(BY_CANTEEN, ev.canteen_id))
     yield Sum(REVENUE, float(ev.amount))
     yield Sum(PAY[ev.method])
     for item in ev.items:
-        yield Sum(DISH.format(dish=item.name.translate(_NOT_IN_KEY)), item.qty)
+        yield Sum(member(DISH, item.name.translate(_NOT_IN_KEY)), item.qty)
 
 
 @extractor("canteen.order")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from analytics.deltas import Contribution, Last, Sum, declare, extractor
+from analytics.deltas import Contribution, Last, Sum, declare, extractor, member
 
 KIND_TITLES = {"electricity": ("用电量", "electricity", "kWh"), "water": ("用水量", "water", "m³"),
                "gas": ("用气量", "gas", "m³"), "solar": ("光伏发电量", "solar generation", "kWh")}
@@ -25,5 +25,5 @@ READING = declare("energy.reading", "last", "表计读数", "meter reading", "")
 @extractor("energy.reading")
 def reading(ev: Any) -> Iterator[Contribution]:
     yield Sum(TOTAL[ev.kind], ev.delta)
-    yield Sum(BY_BUILDING[ev.kind].format(building=ev.building_id), ev.delta)
+    yield Sum(member(BY_BUILDING[ev.kind], ev.building_id), ev.delta)
     yield Last(READING, ev.meter_id, ev.reading)

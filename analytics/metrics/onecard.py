@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from analytics.deltas import Contribution, Last, Sum, declare, extractor
+from analytics.deltas import Contribution, Last, Sum, declare, extractor, member
 
 RECHARGES = declare("onecard.recharges", "sum", "充值笔数", "recharges", "笔")
 RECHARGE_AMOUNT = declare("onecard.recharge_amount", "sum", "充值金额", "recharged", "元")
@@ -43,7 +43,7 @@ def payment(ev: Any) -> Iterator[Contribution]:
 @extractor("onecard.door")
 def door(ev: Any) -> Iterator[Contribution]:
     yield Sum(SWIPES)
-    yield Sum(SWIPES_BY_BUILDING.format(building=ev.building_id))
+    yield Sum(member(SWIPES_BY_BUILDING, ev.building_id))
     if ev.result == "denied":
         yield Sum(DENIED)
 
