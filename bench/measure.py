@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import platform
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -32,10 +33,20 @@ class Stages:
         self.excl: dict[str, float] = defaultdict(float)  # wall seconds
         self.cpu: dict[str, float] = defaultdict(float)  # this thread's CPU seconds
         self.calls: dict[str, int] = defaultdict(int)
-        self._stack: list[list[Any]] = []  # [stage, wall start, cpu start, child wall, child cpu]
+        self._lock = threading.Lock()
+        self._local = threading.local()  # the consumer's reading, writing and applying threads nest separately
+
+    @property
+    def _stack(self) -> list[list[Any]]:
+        """This thread's open stages: [stage, wall start, cpu start, child wall, child cpu]."""
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
 
     def current(self) -> str | None:
-        return self._stack[-1][0] if self._stack else None
+        stack = self._stack
+        return stack[-1][0] if stack else None
 
     def wrap(self, fn: Callable[..., Any], stage: str | Callable[[], str]) -> Callable[..., Any]:
         perf, cpu = time.perf_counter, time.thread_time
@@ -43,18 +54,20 @@ class Stages:
         def timed(*a: Any, **k: Any) -> Any:
             name = stage if isinstance(stage, str) else stage()
             frame = [name, perf(), cpu(), 0.0, 0.0]
-            self._stack.append(frame)
+            stack = self._stack
+            stack.append(frame)
             try:
                 return fn(*a, **k)
             finally:
-                self._stack.pop()
+                stack.pop()
                 wall, used = perf() - frame[1], cpu() - frame[2]
-                self.excl[name] += wall - frame[3]
-                self.cpu[name] += used - frame[4]
-                self.calls[name] += 1
-                if self._stack:
-                    self._stack[-1][3] += wall
-                    self._stack[-1][4] += used
+                with self._lock:
+                    self.excl[name] += wall - frame[3]
+                    self.cpu[name] += used - frame[4]
+                    self.calls[name] += 1
+                if stack:
+                    stack[-1][3] += wall
+                    stack[-1][4] += used
 
         return timed
 
@@ -67,7 +80,8 @@ class Stages:
         self.calls.clear()
 
     def snapshot(self) -> dict[str, dict[str, float]]:
-        return {"excl": dict(self.excl), "cpu": dict(self.cpu), "calls": dict(self.calls)}
+        with self._lock:
+            return {"excl": dict(self.excl), "cpu": dict(self.cpu), "calls": dict(self.calls)}
 
     def add(self, snap: dict[str, dict[str, float]]) -> None:
         for k, v in snap.get("excl", {}).items():
