@@ -36,7 +36,7 @@ from datasources.base import Event, Simulator, SystemSpec
 from datasources.simkit import HourlySimulator, keep_rosters
 from domain.calendar import HolidayCalendar
 from domain.compound import Compound
-from warehouse.bulk import insert_rows, prepare
+from warehouse.bulk import insert_tables, prepare
 from warehouse.db import make_engine
 from warehouse.facts import FactTable, FactTables
 from warehouse.ops import source_seq
@@ -343,7 +343,8 @@ def _write_day(engine: Engine, batch: list[TableRows], all_new: Increments, tz: 
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")  # rebuildable history only
-            fresh = [b if (keys := insert_rows(conn, b.ft, b.rows)) is None else b.only(keys) for b in batch]
+            found = insert_tables(conn, [(b.ft, b.rows) for b in batch])
+            fresh = [b if keys is None else b.only(keys) for b, keys in zip(batch, found)]
             increments = all_new if all(f is b for f, b in zip(fresh, batch)) else _increments(fresh)
             increments.apply(conn, tz)
     for f in fresh:

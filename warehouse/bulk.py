@@ -9,9 +9,9 @@ path reach ~10k rows/s; the drivers' own bulk paths reach 45-65k rows/s with ord
   rowid before the insert (SQLite gives a new row max(rowid) + 1), so the common all-new case
   costs no extra read at all.
 - PostgreSQL: almost every batch is new, so first a binary COPY (3x text COPY here) straight
-  into the fact table inside a savepoint: 1.5-2x the staged path below, and the primary key
-  still rejects any key already present. Only then (a redelivery) the savepoint is rolled back
-  and the rows go the staged way: binary COPY into a session temp table, then INSERT ...
+  into each fact table, all inside one savepoint: 1.5-2x the staged path below, and the primary
+  key still rejects any key already present. Only then (a redelivery) the savepoint is rolled back
+  and the rows of every table go the staged way: binary COPY into a session temp table, then INSERT ...
   SELECT ... ON CONFLICT (key) DO NOTHING RETURNING key, which tells exactly which were new.
   Rows are written in key order, a fixed lock order, so two consumers writing overlapping
   batches wait for each other (and then see the other's rows as present) instead of
@@ -19,10 +19,10 @@ path reach ~10k rows/s; the drivers' own bulk paths reach 45-65k rows/s with ord
   their own (made inside a batch that then rolls back, they would vanish) and empty
   themselves at each commit.
 
-`insert_new` (events) and `insert_rows` (rows as `FactTable.rows` builds them, which is where
-the sealer of personal fields, warehouse/protect.py, is applied for every writer) run on the
-caller's connection and transaction and never commit. The backfill builds its rows without
-events (warehouse/simrows.py) and inserts them with `insert_rows`.
+`insert_new` (events) and `insert_tables` (rows as `FactTable.rows` builds them, which is where
+the sealer of personal fields, warehouse/protect.py, is applied for every writer) take a whole
+batch of tables, run on the caller's connection and transaction and never commit. The backfill
+builds its rows without events (warehouse/simrows.py) and inserts them with `insert_tables`.
 """
 
 from __future__ import annotations
@@ -66,30 +66,32 @@ def prepare(conn: Connection, tables: Iterable[FactTable]) -> None:
         made.update(missing)
 
 
-def insert_new(conn: Connection, ft: FactTable, events: Sequence[Event],
-               sealer: FactSealer | None = None) -> Sequence[Event]:
-    """Insert events (unique by key) into their fact table; return those that were new.
+def insert_new(conn: Connection, groups: Sequence[tuple[FactTable, Sequence[Event]]],
+               sealer: FactSealer | None = None) -> list[Sequence[Event]]:
+    """Insert each group's events (unique by key) into its fact table; return, per group, those that were new.
 
     `sealer` protects personal fields (the app always passes one); None leaves them plaintext, unindexed.
     """
-    if not events:
-        return events
-    new_keys = insert_rows(conn, ft, ft.rows(events, conn.dialect.name, sealer))
-    if new_keys is None:
-        return events
-    return [e for e in events if e.key in new_keys]
+    dialect = conn.dialect.name
+    found = insert_tables(conn, [(ft, ft.rows(evs, dialect, sealer) if evs else []) for ft, evs in groups])
+    return [evs if keys is None else [e for e in evs if e.key in keys] for (_ft, evs), keys in zip(groups, found)]
 
 
-def insert_rows(conn: Connection, ft: FactTable, rows: list[Any]) -> set[str] | None:
-    """Insert rows as `FactTable.rows` builds them; None when every row was new, else the keys of
-    those that were (a key given twice is stored once). The caller's list keeps its order."""
-    if not rows:
-        return None
+def insert_tables(conn: Connection, tables: Sequence[tuple[FactTable, list[Any]]]) -> list[set[str] | None]:
+    """Insert rows as `FactTable.rows` builds them into several tables; per table, None when every row
+    was new, else the keys of those that were (a key given twice is stored once). The callers' lists
+    keep their order.
+
+    On PostgreSQL one savepoint covers the direct COPYs of all the tables: a batch spans ~15 tables,
+    and a savepoint and its release per table were two of the ~six round trips each table cost.
+    """
     driver = conn.connection.driver_connection
     if conn.dialect.name == "sqlite":
-        return _sqlite_insert(driver, ft, rows)
-    rows = sorted(rows, key=itemgetter(0))  # key order: the lock order of every writer
-    return None if _postgres_copy_direct(driver, ft, rows) else _postgres_staged(driver, ft, rows)
+        return [_sqlite_insert(driver, ft, rows) if rows else None for ft, rows in tables]
+    ordered = [(ft, sorted(rows, key=itemgetter(0))) for ft, rows in tables]  # key order: every writer's lock order
+    if _postgres_copy_direct(driver, ordered):
+        return [None] * len(ordered)
+    return [_postgres_staged(driver, ft, rows) if rows else None for ft, rows in ordered]
 
 
 @cache
@@ -137,14 +139,17 @@ def _postgres_staged(driver, ft: FactTable, rows: list) -> set[str] | None:  # t
     return None if len(keys) == len(rows) else keys
 
 
-def _postgres_copy_direct(driver, ft: FactTable, rows: list) -> bool:  # type: ignore[no-untyped-def]
-    """COPY into the fact table itself; False (and nothing written) if a key was already there."""
+def _postgres_copy_direct(driver, tables: list[tuple[FactTable, list]]) -> bool:  # type: ignore[no-untyped-def]
+    """COPY into the fact tables themselves; False (and nothing written) if a key was already in one."""
     with driver.cursor() as cur:
         cur.execute("SAVEPOINT warehouse_copy")
         try:
-            _copy(cur, _sql("postgresql", ft.table.name, ft.columns)["copy_direct"], ft, rows)
+            for ft, rows in tables:
+                if rows:
+                    _copy(cur, _sql("postgresql", ft.table.name, ft.columns)["copy_direct"], ft, rows)
         except psycopg.errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT warehouse_copy")
+            cur.execute("RELEASE SAVEPOINT warehouse_copy")
             return False
         cur.execute("RELEASE SAVEPOINT warehouse_copy")
     return True

@@ -96,8 +96,7 @@ class Sink:
             with conn.begin():
                 increments = Increments()
                 fresh_groups = []
-                for ft, evs in groups:
-                    fresh = insert_new(conn, ft, evs, self.sealer)
+                for (ft, evs), fresh in zip(groups, insert_new(conn, groups, self.sealer)):
                     increments.add(ft, fresh)
                     fresh_groups.append((fresh, evs))
                 new_events = candidates

@@ -59,6 +59,28 @@ def test_duplicates_inside_one_batch_and_across_batches(warehouse: Engine, table
     assert_rollups_match_facts(warehouse, tables)
 
 
+def test_a_table_of_repeats_leaves_the_new_rows_of_the_other_tables_written(warehouse: Engine,
+                                                                            tables: FactTables) -> None:
+    """One savepoint covers the direct writes of all of a batch's tables: a repeat in one of them undoes
+    them all, and every table's rows must then come back through the path that tells new from stored."""
+    sink = Sink(warehouse, tables)
+    events = make_events(120)
+    by_type: dict[type, list[Event]] = {}
+    for e in events:
+        by_type.setdefault(type(e), []).append(e)
+    # the table written last: the direct writes of the others have happened when its repeat is found
+    *others, repeated = sorted(by_type.values(), key=lambda evs: tables[evs[0].schema_name()].table.name)
+    assert others, "samples must span more than one fact table"
+    write(sink, repeated)
+    result = write(sink, events, last_id="2-0")
+    expected = [e for e in events if e not in repeated]
+    assert [e.key for e in result.new_events] == [e.key for e in expected]
+    assert result.duplicates == len(repeated)
+    assert sum(fact_counts(warehouse, tables).values()) == 120
+    assert duplicate_keys(warehouse, tables) == 0
+    assert_rollups_match_facts(warehouse, tables)
+
+
 def test_failing_deltas_roll_back_facts_outbox_position_and_rollups(warehouse: Engine, tables: FactTables) -> None:
     sink = Sink(warehouse, tables)
     write(sink, make_events(50))
