@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from datasources.security import SecurityAlarm
 from streams.codec import Codec
 from streams.producer import Producer
 from streams.redis_conn import connect
+from tests.fault.services import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 NEW_PASSWORD = "Lingdao!2026-qiang"
@@ -45,9 +45,7 @@ class RealApp:
 
     def __init__(self, data: Path):
         self.data = data
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.env = {**os.environ, "DATA_DIR": str(data), "PORT": str(self.port), "SIMULATORS": "0",
