@@ -142,7 +142,7 @@ def instrument_consumer(consumer: Any) -> Stages:
     st.patch(consumer.sink, "pending_outbox", "outbox_check")
     st.patch(consumer, "reclaim", "reclaim")
     st.patch(consumer.r, "xreadgroup", "xreadgroup")
-    st.patch(consumer, "handle", "decode")  # exclusive time of handle() is the decode loop
+    st.patch(consumer, "decode", "decode")  # on the reader thread (next reply) or in reclaim
     st.patch(consumer, "commit", "loop_other")
     st.patch(consumer.sink, "write_batch", "sink_other")
     consumer.deltas = st.wrap(consumer.deltas, "fold_deltas")

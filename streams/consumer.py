@@ -3,9 +3,13 @@
 One step: re-apply any outbox rows a crash left behind; now and then reclaim entries a
 dead consumer left pending (XAUTOCLAIM); read a batch (XREADGROUP, never NOACK); write the
 new facts, the live-state deltas (outbox) and our position in one warehouse transaction;
-then apply the deltas and XACK in one guarded Lua call (on a helper thread, so Redis runs the
-script while this thread commits the next batch; a step ends only when all its applies are
-done). The outbox rows of the batches
+then apply the deltas and XACK in one guarded Lua call. Three threads keep Redis, the database
+and the interpreter busy at once, each in batch order: a reader thread reads and decodes the
+next XREADGROUP reply and folds its deltas while this thread commits the current one (waiting
+on the database with the interpreter lock released), and an applier thread runs the Lua calls,
+so Redis runs a script while this thread commits the next batch. A step ends only when all its
+applies are done; the reply read ahead stays pending in Redis, as any read but uncommitted
+entry does, until a later step (or `run`'s last act) commits it. The outbox rows of the batches
 applied in a step are deleted together at its end: one transaction per step instead of one
 per stream batch (a row a crash leaves behind is re-applied later, and refused by the guard).
 An entry whose handling keeps failing for reasons other than an unreachable database is
@@ -71,6 +75,17 @@ def ensure_group(r: redis.Redis, stream: str, group: str) -> None:
 
 
 @dataclass
+class Decoded:
+    """One stream's entries from a read: how many, the valid events, their ids, and their deltas' fold."""
+
+    stream: str
+    entries: int
+    events: list[Event]
+    ids: list[bytes]
+    deltas: DeltasFn
+
+
+@dataclass
 class ConsumerStats:
     batches: int = 0
     entries: int = 0
@@ -115,6 +130,9 @@ class StreamConsumer:
         self._applied: list[str] = []  # batch ids applied to live state whose outbox rows are still there
         self._applier = ThreadPoolExecutor(1, thread_name_prefix=f"apply-{name}")  # one: applies stay in order
         self._applies: list[Future[None]] = []
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix=f"read-{name}")
+        self._dead_lock = threading.Lock()
+        self._ahead: Future[list[Decoded]] | None = None  # the next reply, being read and decoded
 
     def setup(self) -> None:
         for s in self.streams:
@@ -140,6 +158,20 @@ class StreamConsumer:
                     self.setup()
                 except Exception:  # noqa: BLE001 - Redis may still be down; next round retries
                     pass
+        self.finish()
+
+    def finish(self) -> None:
+        """Commit the reply read ahead, so a stopped consumer leaves no entry waiting for a reclaim."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        try:
+            for batch in ahead.result():
+                self.write(batch)
+            self.wait_applies()
+            self.mark_applied()
+        except Exception as exc:  # noqa: BLE001 - the entries stay pending and are reclaimed
+            log.warning("consumer %s: the reply read ahead was not committed at stop (%s)", self.name, exc)
 
     def step(self) -> int:
         """One round; returns the number of stream entries handled."""
@@ -150,10 +182,12 @@ class StreamConsumer:
                 self._last_claim = time.monotonic()
                 for s in self.streams:
                     handled += self.reclaim(s)
-            reply = self.r.xreadgroup(self.group, self.name, {s: ">" for s in self.streams},
-                                      count=self.batch, block=self.block_ms)
-            for stream, entries in reply or []:
-                handled += self.handle(_s(stream), entries)
+            ahead, self._ahead = self._ahead, None
+            batches = ahead.result() if ahead is not None else self.read()
+            self._ahead = self._reader.submit(self.read)
+            for batch in batches:
+                handled += batch.entries
+                self.write(batch)
         except BaseException:
             with contextlib.suppress(Exception):  # keep the original error; flush_outbox catches up
                 self.wait_applies()
@@ -208,7 +242,13 @@ class StreamConsumer:
                 return handled
 
     # --- one batch ---------------------------------------------------------------------------------------
-    def handle(self, stream: str, entries: list[tuple[bytes, dict]]) -> int:
+    def read(self) -> list[Decoded]:
+        """One XREADGROUP over all streams, each stream's entries decoded (the undecodable dead-lettered)."""
+        reply = self.r.xreadgroup(self.group, self.name, {s: ">" for s in self.streams},
+                                  count=self.batch, block=self.block_ms)
+        return [self.decode(_s(stream), entries) for stream, entries in reply or []]
+
+    def decode(self, stream: str, entries: list[tuple[bytes, dict]]) -> Decoded:
         events: list[Event] = []
         ids: list[bytes] = []
         for entry_id, fields in entries:
@@ -220,10 +260,34 @@ class StreamConsumer:
                 ids.append(entry_id)
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
                 self.dead_letter(stream, entry_id, raw or b"", f"undecodable entry: {exc}")
-        if not events:
-            return len(entries)
+        return Decoded(stream, len(entries), events, ids, self._fold_ahead(events) if events else self.deltas)
+
+    def _fold_ahead(self, events: list[Event]) -> DeltasFn:
+        """Fold the batch's deltas now (on the reader thread), before the warehouse says which events are new.
+
+        Valid when every event turns out new, the rule; a batch with redelivered or repeated events is
+        folded again over the new ones only. A fold that raises here is left to the writing thread,
+        where a batch that fails on content takes its usual path (isolate, count, dead-letter).
+        """
         try:
-            self.commit(stream, events, ids)
+            ahead = self.deltas(events)
+        except Exception:  # noqa: BLE001 - see above
+            return self.deltas
+        n = len(events)
+        return lambda new: ahead if len(new) == n else self.deltas(new)
+
+    def handle(self, stream: str, entries: list[tuple[bytes, dict]]) -> int:
+        """Decode and commit one stream's entries (reclaimed ones; new ones come through `read`)."""
+        self.write(self.decode(stream, entries))
+        return len(entries)
+
+    def write(self, batch: Decoded) -> None:
+        """Commit a decoded batch; a batch that fails on content is retried entry by entry."""
+        stream, events, ids = batch.stream, batch.events, batch.ids
+        if not events:
+            return
+        try:
+            self.commit(stream, events, ids, batch.deltas)
         except Exception as exc:
             if is_infrastructure(exc):
                 raise
@@ -233,11 +297,10 @@ class StreamConsumer:
                 log.warning("stream %s: batch of %d failed (%s); isolating entries", stream, len(events), exc)
                 for ev, entry_id in zip(events, ids):
                     self.isolate(stream, ev, entry_id)
-        return len(entries)
 
-    def commit(self, stream: str, events: list[Event], ids: list[bytes]) -> None:
+    def commit(self, stream: str, events: list[Event], ids: list[bytes], deltas: DeltasFn | None = None) -> None:
         result = self.sink.write_batch(events, stream=stream, group=self.group, consumer=self.name,
-                                       last_id=_s(ids[-1]), deltas=self.deltas)
+                                       last_id=_s(ids[-1]), deltas=deltas or self.deltas)
         # the Lua apply + XACK runs in Redis while this thread goes on with the next batch
         self._applies.append(self._applier.submit(self._apply, result, stream, ids))
         self.stats.batches += 1
@@ -275,7 +338,8 @@ class StreamConsumer:
             p.xack(stream, self.group, entry_id)
             p.hdel(f"tries:{stream}:{self.group}", _s(entry_id))
             p.execute()
-        self.stats.dead += 1
+        with self._dead_lock:  # the reader thread dead-letters undecodable entries, this one failing ones
+            self.stats.dead += 1
 
 
 def _s(x: bytes | str) -> str:

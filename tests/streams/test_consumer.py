@@ -87,6 +87,21 @@ def test_accepted_events_land_once_and_live_state_matches(r: redis.Redis, wh: En
     assert Sink(wh, tables).pending_outbox() == []
 
 
+def test_a_stopped_consumer_commits_the_reply_it_read_ahead(r: redis.Redis, wh: Engine, tables: FactTables) -> None:
+    import threading
+
+    Producer(r, CODEC).submit([meal(T0 + dt.timedelta(seconds=i), i + 1) for i in range(250)])
+    c = make_consumer(r, wh, tables)
+    assert c.step() == 100  # commits the first 100 and starts reading the next reply
+    stop = threading.Event()
+    stop.set()
+    c.run(stop)  # stops at once; what was read ahead is committed, nothing more is read
+    assert count(wh, tables, "tcant.meal") == 200
+    assert r.xpending("ev:tcant", "warehouse")["pending"] == 0
+    live = LiveState(r, TZ)
+    assert live.sums(live.day_key(T0))["tcant.meals"] == 200
+
+
 def test_crash_after_commit_is_reapplied_once(r: redis.Redis, wh: Engine, tables: FactTables) -> None:
     evs = workload()[:100]
     Producer(r, CODEC).submit(evs)
