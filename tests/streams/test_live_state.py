@@ -221,3 +221,20 @@ def test_comparisons_align_by_kind_of_day_and_time_of_day(r: redis.Redis) -> Non
     sunday = comparisons(live, ["tcant.meals"], at(29, 12, 0))
     assert sunday["tcant.meals"]["last_comparable"] == {"day": "20261128", "value": None}
     assert sunday["tcant.meals"]["last_week"] == {"day": "20261122", "value": 1.0}
+
+
+def test_wire_keeps_text_and_numbers_as_the_script_reads_them() -> None:
+    import json
+    from decimal import Decimal
+
+    from streams.live_state import wire
+
+    deltas = {"s": [["tcant.meals", "20260302", 600, 2.5]], "l": [["tgate.onsite", -1.0]],
+              "x": [["canteen.queue", "窗口1", 1_700_000_000_000, 7],
+                    ["vehicles.due", "V01", 1_700_000_000_001, {"plate": "京A·12345", "km": Decimal("12.5")}]],
+              "src": [["sim.canteen", 1_700_000_000_001, 1, 2, 2]], "n": 2}
+    text = wire(deltas).decode()
+    assert "窗口1" in text and "京A·12345" in text  # UTF-8, not \u escapes
+    back = json.loads(text)
+    assert back["s"] == deltas["s"] and back["l"] == deltas["l"] and back["src"] == deltas["src"]
+    assert [json.loads(v) for *_k, v in back["x"]] == [7, {"plate": "京A·12345", "km": 12.5}]
