@@ -23,6 +23,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from bench.bench_sink import PG_URL, scratch_url
+from bench.measure import gauge_line
 from domain.calendar import default_calendar
 from domain.compound import build_compound
 from tests.warehouse.samples import sample_systems
@@ -62,6 +63,7 @@ def main() -> None:
         systems = [replace(s, make_simulator=partial(s.make_simulator, rate=rate)) for s in systems]  # type: ignore
     end = dt.datetime.combine(dt.date(2025, 6, 1), dt.time(), SH)
     compound, calendar = build_compound(args.seed), default_calendar()
+    print(gauge_line())
     for url in args.url or ["sqlite", PG_URL]:
         name = "sqlite" if url == "sqlite" else "postgresql"
         with scratch_url(url) as scratch:

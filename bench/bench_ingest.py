@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.measure import STAGE_ORDER, Stages, instrument_consumer, machine, table, write_json  # noqa: E402
+from bench.measure import STAGE_ORDER, Stages, gauge_line, instrument_consumer, machine, table, write_json  # noqa: E402
 from bench.services import child, redis_server, stop_process  # noqa: E402
 from bench.stores import (  # noqa: E402
     GROUP,
@@ -274,6 +274,7 @@ def report(runs: list[dict[str, Any]], workload: Any, redis_info: dict, args: ar
                       f"median of {args.repeat})"))
     print("CPU-bound events/s/proc = 1e6 / consumer CPU µs per event: the rate if a process never waited "
           "(on Redis, the database, fsync, or for a CPU).")
+    print(gauge_line())
     for x, _group in median_runs(runs):
         if x["mode"] == "prefill":
             print()

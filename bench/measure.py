@@ -204,7 +204,42 @@ def machine() -> dict[str, Any]:
 
     return {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "host": platform.node(),
             "cpus": os.cpu_count(), "mem_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform(terse=True)}
+            "python": platform.python_version(), "platform": platform.platform(terse=True),
+            "cpu_model": _cpu_info("model name"), "cpu_mhz": _cpu_info("cpu MHz"), "gauge_ns": host_gauge_ns()}
+
+
+def host_gauge_ns() -> float:
+    """Nanoseconds per step of a fixed pure-Python loop (best of 5): how fast this host runs the interpreter.
+
+    Machines of the project's kind have differed ~2x in it between sessions, and every rate the benches
+    print moved with it; divide by it (or compare CPU µs per event) before comparing figures across hosts.
+    """
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return round(best * 1e3, 1)
+
+
+def gauge_line() -> str:
+    """One line naming the host's speed, printed above each bench's table."""
+    return (f"host: {_cpu_info('model name') or platform.machine()} at {_cpu_info('cpu MHz') or '?'} MHz, "
+            f"{os.cpu_count()} CPUs; Python loop gauge {host_gauge_ns()} ns/step "
+            f"(67 on the 2.0 GHz host of 2026-12-06)")
+
+
+def _cpu_info(field: str) -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(field):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], title: str = "") -> str:
