@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 SOCKET_TIMEOUT_S = 4.0
 CONNECT_TIMEOUT_S = 2.0
 MAX_BLOCK_MS = 2000  # XREADGROUP BLOCK must stay below SOCKET_TIMEOUT_S
-POOL_SIZE = 100  # connections per client (redis-py's default cap)
+POOL_SIZE = 256  # connections per client: 200 walls resubscribing at once each hold one for their snapshot
 POOL_WAIT_S = SOCKET_TIMEOUT_S  # how long a thread waits for a free connection beyond them
 
 _EVICTING = {"allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random",
@@ -40,8 +40,10 @@ def connect(url: str, *, decode: bool = False) -> redis.Redis:
 
     One client is shared by every thread of a process. redis-py's default pool refuses the 101st concurrent
     user at once ("Too many connections"): 200 walls resubscribing after a web restart did that, and their
-    snapshots failed. A caller beyond POOL_SIZE waits for a free connection instead, at most POOL_WAIT_S,
-    then fails like a cut line would (redis.ConnectionError).
+    snapshots failed. POOL_SIZE leaves room for them all: with 100, on a host half as fast, 106 of 200
+    snapshots waited past POOL_WAIT_S and were refused (resync 12-16 s instead of within 10). A caller beyond
+    POOL_SIZE waits for a free connection, at most POOL_WAIT_S, then fails like a cut line would
+    (redis.ConnectionError).
     """
     return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(
         url,
