@@ -281,7 +281,8 @@ def _gc_paused() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _indexes_built_at_the_end(engine: Engine, tables: FactTables) -> Iterator[None]:
-    """Drop the secondary indexes (ts; source, seq) of empty fact tables and build them once at the end.
+    """Drop the secondary indexes (ts, and the index columns of protected fields) of empty fact tables
+    and build them once at the end.
 
     Measured here: 25 % faster on SQLite, 15 % on PostgreSQL. The primary key on `key` stays, so
     uniqueness holds throughout; tables that already hold rows (live data) keep their indexes.

@@ -36,10 +36,10 @@ def test_every_field_type_maps_to_its_column_type(tables: FactTables) -> None:
     assert nullable == {"note", "served_at", "served_on"}
 
 
-def test_indexes_on_time_and_source_sequence(tables: FactTables) -> None:
+def test_one_secondary_index_on_time(tables: FactTables) -> None:
     for ft in tables:
         idx = {tuple(c.name for c in i.columns) for i in ft.table.indexes}
-        assert idx == {("ts",), ("source", "seq")}, ft.schema
+        assert idx == {("ts",)}, ft.schema
 
 
 def test_measure_and_dimension_are_found_by_name(tables: FactTables) -> None:
