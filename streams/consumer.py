@@ -282,7 +282,7 @@ class StreamConsumer:
         return len(entries)
 
     def write(self, batch: Decoded) -> None:
-        """Commit a decoded batch; a batch that fails on content is retried entry by entry."""
+        """Commit a decoded batch; a batch that fails on content is split until the failing entries stand alone."""
         stream, events, ids = batch.stream, batch.events, batch.ids
         if not events:
             return
@@ -291,12 +291,28 @@ class StreamConsumer:
         except Exception as exc:
             if is_infrastructure(exc):
                 raise
-            if len(events) == 1:
-                self.count_failure(stream, events[0], ids[0], exc)
-            else:
+            if len(events) > 1:
                 log.warning("stream %s: batch of %d failed (%s); isolating entries", stream, len(events), exc)
-                for ev, entry_id in zip(events, ids):
-                    self.isolate(stream, ev, entry_id)
+            self.isolate(stream, events, ids, exc)
+
+    def isolate(self, stream: str, events: list[Event], ids: list[bytes], exc: Exception) -> None:
+        """Commit the halves of a failed batch, splitting a failing half again, down to single entries, whose
+        failures are counted. In stream order, so the position only moves forward.
+
+        Halving takes ~2 log2(n) commits per failing entry instead of one per entry of the batch: a commit of
+        one entry is ~0.6 ms on SQLite and ~4 ms on PostgreSQL here, so retrying 2,000 entries one by one
+        stalled the stream for seconds."""
+        if len(events) == 1:
+            self.count_failure(stream, events[0], ids[0], exc)
+            return
+        mid = len(events) // 2
+        for part, part_ids in ((events[:mid], ids[:mid]), (events[mid:], ids[mid:])):
+            try:
+                self.commit(stream, part, part_ids)
+            except Exception as part_exc:
+                if is_infrastructure(part_exc):
+                    raise
+                self.isolate(stream, part, part_ids, part_exc)
 
     def commit(self, stream: str, events: list[Event], ids: list[bytes], deltas: DeltasFn | None = None) -> None:
         result = self.sink.write_batch(events, stream=stream, group=self.group, consumer=self.name,
@@ -313,15 +329,6 @@ class StreamConsumer:
         self._applied.append(result.batch_id)  # list.append is atomic; read after wait_applies
         if self.on_applied is not None and result.new_events:
             self.on_applied(result.deltas)
-
-    def isolate(self, stream: str, ev: Event, entry_id: bytes) -> None:
-        """Retry one entry alone; count failures per entry and dead-letter it at max_tries."""
-        try:
-            self.commit(stream, [ev], [entry_id])
-        except Exception as exc:
-            if is_infrastructure(exc):
-                raise
-            self.count_failure(stream, ev, entry_id, exc)
 
     def count_failure(self, stream: str, ev: Event, entry_id: bytes, exc: Exception) -> None:
         """The entry stays pending (reclaimed later) until it has failed max_tries times."""

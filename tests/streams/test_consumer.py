@@ -145,6 +145,44 @@ def test_poison_event_is_dead_lettered_after_max_tries(r: redis.Redis, wh: Engin
     assert live.sums(live.day_key(T0))["tcant.meals"] == 49
 
 
+class CountingSink(Sink):
+    """The real sink, counting its batch commits (how many transactions isolating a poison costs)."""
+
+    commits = 0
+
+    def write_batch(self, events, **kw):  # type: ignore[no-untyped-def]
+        self.commits += 1
+        return super().write_batch(events, **kw)
+
+
+def test_failed_batch_is_split_in_halves_not_retried_entry_by_entry(r: redis.Redis, wh: Engine,
+                                                                    tables: FactTables) -> None:
+    evs = workload()[:240]  # meals only: one stream, one batch
+    poison = {evs[17].key, evs[170].key}
+
+    def failing(new):  # type: ignore[no-untyped-def]
+        if any(e.key in poison for e in new):
+            raise ValueError("handler cannot process this event")
+        return deltas(new)
+
+    Producer(r, CODEC).submit(evs)
+    sink = CountingSink(wh, tables)
+    c = StreamConsumer(r, sink, CODEC, LiveState(r, TZ), failing, streams=STREAMS, name="c1", batch=500,
+                       block_ms=50, claim_idle_ms=60_000)
+    c.setup()
+    c.step()
+    c.finish()
+    # the batch, then per failing entry one commit per halving level (240 -> 1 takes 8): never one per entry
+    assert sink.commits <= 1 + 2 * 2 * 8, sink.commits
+    assert count(wh, tables, "tcant.meal") == 238
+    pending = r.xpending_range("ev:tcant", "warehouse", "-", "+", 10)
+    assert len(pending) == 2
+    tries = r.hgetall("tries:ev:tcant:warehouse")
+    assert sorted(tries.values()) == [b"1", b"1"] and set(tries) == {p["message_id"] for p in pending}
+    live = LiveState(r, TZ)
+    assert live.sums(live.day_key(T0))["tcant.meals"] == 238
+
+
 def test_undecodable_entry_is_dead_lettered_not_fatal(r: redis.Redis, wh: Engine, tables: FactTables) -> None:
     r.xadd("ev:tcant", {"e": b'{not json'})
     r.xadd("ev:tcant", {"x": b"no event field"})
