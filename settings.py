@@ -41,7 +41,7 @@ class Settings:
     data_dir: Path = Path("data")
     durability: str = "strict"  # strict: refuse unsafe Redis/DB settings; warn: log loudly and go on
     consumers: int = 1
-    batch_size: int = 1000
+    batch_size: int = 2000  # XREADGROUP COUNT per stream; bench/README.md ("Batch size") has why
     claim_idle_ms: int = 30_000
     max_tries: int = 5
     max_event_bytes: int = 65_536

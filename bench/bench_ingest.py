@@ -47,6 +47,7 @@ from bench.stores import (  # noqa: E402
     warehouse_rows,
 )
 from bench.workload import load_workload  # noqa: E402
+from settings import Settings  # noqa: E402
 from streams.redis_conn import connect  # noqa: E402
 
 GO, DONE = "bench:go", "bench:done"
@@ -201,7 +202,8 @@ def main() -> None:
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--consumers", default="1,2", help="consumer processes in one group, comma-separated")
     parser.add_argument("--modes", default="prefill,concurrent")
-    parser.add_argument("--batch", type=int, default=1000, help="XREADGROUP COUNT (the worker's batch_size)")
+    parser.add_argument("--batch", type=int, default=Settings.batch_size,
+                        help=f"XREADGROUP COUNT (default: the worker's batch_size, {Settings.batch_size})")
     parser.add_argument("--schemas", default="auto", choices=["auto", "registry", "test"])
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of a private one (REDIS_URL too)")
@@ -274,7 +276,8 @@ def report(runs: list[dict[str, Any]], workload: Any, redis_info: dict, args: ar
                       f"median of {args.repeat})"))
     print("CPU-bound events/s/proc = 1e6 / consumer CPU µs per event: the rate if a process never waited "
           "(on Redis, the database, fsync, or for a CPU).")
-    print(gauge_line())
+    host = machine()
+    print(gauge_line(host["gauge_ns"]))
     for x, _group in median_runs(runs):
         if x["mode"] == "prefill":
             print()
@@ -288,7 +291,7 @@ def report(runs: list[dict[str, Any]], workload: Any, redis_info: dict, args: ar
             print(f"\ncProfile, {x['engine']} {x['consumers']} proc {x['mode']} (first process, top 25 by tottime):")
             print("\n".join(x["profile"].splitlines()[:45]))
     path = write_json(args.out, {
-        "bench": "ingest", "machine": machine(), "schemas": {"kind": workload.kind, "note": workload.note,
+        "bench": "ingest", "machine": host, "schemas": {"kind": workload.kind, "note": workload.note,
                                                              "streams": workload.streams},
         "redis": redis_info, "args": vars(args), "targets_per_process": TARGETS, "stage_names": dict(STAGE_ORDER),
         "runs": runs, "finished": dt.datetime.now().astimezone().isoformat(timespec="seconds"),

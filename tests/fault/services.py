@@ -24,6 +24,7 @@ from typing import Any
 
 import redis
 
+from settings import Settings
 from streams.redis_conn import redis_binary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,7 +167,8 @@ class Workers:
     """Consumer processes (tests/fault/proc_consumer.py), each in its own process group."""
 
     def __init__(self, workdir: Path, *, redis_url: str, database_url: str, claim_idle_ms: int = 2000,
-                 batch_size: int = 1000, max_tries: int = 5, durability: str = "strict", lag_alarm_s: float = 60.0):
+                 batch_size: int = Settings.batch_size, max_tries: int = 5, durability: str = "strict",
+                 lag_alarm_s: float = 60.0):
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         settings = self.dir / "settings.yaml"
