@@ -224,10 +224,10 @@ def host_gauge_ns() -> float:
     return round(best * 1e3, 1)
 
 
-def gauge_line() -> str:
-    """One line naming the host's speed, printed above each bench's table."""
+def gauge_line(gauge_ns: float | None = None) -> str:
+    """One line naming the host's speed, printed above each bench's table (`gauge_ns`: one already measured)."""
     return (f"host: {_cpu_info('model name') or platform.machine()} at {_cpu_info('cpu MHz') or '?'} MHz, "
-            f"{os.cpu_count()} CPUs; Python loop gauge {host_gauge_ns()} ns/step "
+            f"{os.cpu_count()} CPUs; Python loop gauge {gauge_ns or host_gauge_ns()} ns/step "
             f"(67 on the 2.0 GHz host of 2026-12-06)")
 
 
