@@ -30,6 +30,7 @@ from auth.web import principal_of
 from callbacks.screen_topics import topic_name
 from streams.live_state import LiveState
 from streams.push import NAMESPACE, room_of
+from streams.shared_read import SharedReads
 from streams.topics import TOPICS, snapshot
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,11 @@ class SocketSessions:
 def register_live_socket(socketio: SocketIO, live: LiveState, expect: Mapping[str, float], guard: SocketSessions,
                          clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC), *,
                          wall_topics: Callable[[str], frozenset[str]] = lambda _scope: frozenset({"overview"})) -> None:
-    """`wall_topics(scope)`: the topics a wall paired to that playlist or screen may subscribe to."""
+    """`wall_topics(scope)`: the topics a wall paired to that playlist or screen may subscribe to.
+
+    Subscribers of a topic share its snapshot reads (streams/shared_read.py): after a restart every wall
+    resubscribes at once, and each gets a read that began after it joined its room."""
+    reads = SharedReads()
 
     @socketio.on("connect", namespace=NAMESPACE)
     def connect(_auth: Any = None) -> bool:
@@ -144,8 +149,9 @@ def register_live_socket(socketio: SocketIO, live: LiveState, expect: Mapping[st
         for room in wanted:
             join_room(room)
         try:
-            snaps = {t: snapshot(live, known[t], clock(), expect) for t in topics}
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            snaps = {t: reads.get(topic, lambda topic=topic: snapshot(live, topic, clock(), expect))
+                     for t, topic in known.items()}
+        except (redis.ConnectionError, redis.TimeoutError, TimeoutError) as exc:
             log.warning("snapshot failed: %s", exc)
             return {"error": "live state unavailable"}
         return snaps[topics[0]] if len(topics) == 1 else {"snapshots": snaps}
