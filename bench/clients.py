@@ -37,17 +37,24 @@ def client_kind(requested: str = "auto") -> str:
 
 
 FRAME_HEAD = len("42/live,")  # what Socket.IO puts before an event's JSON on the /live namespace
+EVENTS = ".events"  # the per-system event counters (analytics.deltas)
 
 
-def _on_update(samples: list[tuple[float, int, int]], sizes: list[int] | None = None) -> Callable[[dict], None]:
+def _on_update(samples: list[tuple[float, int, int]], sizes: list[int] | None = None,
+               counts: list[tuple[float, dict[str, float]]] | None = None) -> Callable[[dict], None]:
     """With `sizes`, also the frame's length: the message re-encoded as Socket.IO sends it (compact JSON,
-    ASCII escapes). Every client of a topic gets the same frames, so one client per process records them."""
+    ASCII escapes). Every client of a topic gets the same frames, so one client per process records them.
+    `counts` (this client's own list): receipt time and the day's event totals per system the message
+    carries (`<system>.events`), from which the push bench tells each event's own latency."""
 
     def on_update(msg: dict) -> None:
         recv = time.time()
         srcs = msg.get("sources") or {}
         newest = max((s.get("last", 0) for s in srcs.values()), default=0)
         samples.append((recv, newest, int(msg.get("t", 0))))
+        if counts is not None:
+            counts.append((recv, {m[:-len(EVENTS)]: v for m, v in (msg.get("sums") or {}).items()
+                                  if m.endswith(EVENTS)}))
         if sizes is not None:
             sizes.append(FRAME_HEAD + len(json.dumps(["update", msg], separators=(",", ":"))))
 
@@ -55,9 +62,9 @@ def _on_update(samples: list[tuple[float, int, int]], sizes: list[int] | None = 
 
 
 def _finish_clients(out_path: str, samples: list, connected: int, n: int, errors: list[str],
-                    sizes: list[int]) -> None:
+                    sizes: list[int], counts: list[list]) -> None:
     result = {"clients": n, "samples": list(samples), "connect_errors": errors, "connected_at_end": connected,
-              "frame_bytes": sizes}
+              "frame_bytes": sizes, "event_counts": counts}
     Path(out_path).write_text(json.dumps(result))
     # a clean disconnect takes ~3 s per threading client; the server sees the sockets close when we exit
     sys.stdout.flush()
@@ -79,6 +86,7 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
     samples: list[tuple[float, int, int]] = []
     errors: list[str] = []
     sizes: list[int] = []
+    counts: list[list[tuple[float, dict[str, float]]]] = []  # one list per client
     if client_kind(kind) == "async":
         import asyncio
 
@@ -87,7 +95,8 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
 
             async def one(i: int) -> None:
                 c = socketio.AsyncClient(reconnection=False)
-                c.on("update", _on_update(samples, sizes if i == 0 else None), namespace=NAMESPACE)
+                counts.append(mine := [])
+                c.on("update", _on_update(samples, sizes if i == 0 else None, mine), namespace=NAMESPACE)
                 for attempt in range(5):
                     try:
                         await c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10,
@@ -107,14 +116,16 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
                 await asyncio.gather(*(one(i + k) for k in range(min(10, n - i))))
             print("ready", flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-            _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors, sizes)
+            _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors, sizes,
+                            counts)
 
         asyncio.run(main())
         return
     clients = []
     for i in range(n):
         c = socketio.Client(reconnection=False)
-        c.on("update", _on_update(samples, sizes if i == 0 else None), namespace=NAMESPACE)
+        counts.append(mine := [])
+        c.on("update", _on_update(samples, sizes if i == 0 else None, mine), namespace=NAMESPACE)
         for attempt in range(5):
             try:
                 c.connect(url, transports=["websocket"], namespaces=[NAMESPACE], wait_timeout=10,
@@ -131,7 +142,8 @@ def run_clients(url: str, n: int, out_path: str, *, topic: str = "overview", kin
         clients.append(c)
     print("ready", flush=True)
     sys.stdin.readline()
-    _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors, sizes)
+    _finish_clients(out_path, samples, sum(1 for c in clients if c.connected), len(clients), errors, sizes,
+                    counts)
 
 
 class ClientProcs:

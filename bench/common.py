@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--kind", default="auto")
     p.add_argument("--rate", type=float, required=True)
     p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--ticks", action="store_true", help="report each pipeline's time and events per system")
     args = parser.parse_args(argv)
     if args.role == "worker":
         run_worker_process(args.redis, args.db, args.kind, args.name, args.channel, args.batch, args.stats,
@@ -66,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.role == "produce":
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        print(json.dumps(produce_at_rate(args.redis, load_workload(args.kind), args.rate, args.seconds, stop=stop)),
-              flush=True)
+        print(json.dumps(produce_at_rate(args.redis, load_workload(args.kind), args.rate, args.seconds, stop=stop,
+                                         record_ticks=args.ticks)), flush=True)
 
 
 if __name__ == "__main__":

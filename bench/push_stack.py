@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,9 +206,11 @@ def viewer_cookie(redis_url: str) -> str:
 
 # --- producer at a steady rate ---------------------------------------------------------------------------
 def produce_at_rate(redis_url: str, workload: Workload, rate: float, seconds: float, *, tick: float = 0.01,
-                    stop: threading.Event | None = None) -> dict[str, Any]:
+                    stop: threading.Event | None = None, record_ticks: bool = False) -> dict[str, Any]:
     """XADD `rate` events/s for `seconds`; each event's `ts` is its XADD wall time (set just before
-    the pipeline is sent), which is what the push bench measures latency from."""
+    the pipeline is sent), which is what the push bench measures latency from. With `record_ticks`, also per
+    pipeline that time (epoch ms) and how many events of each system it carried (`ticks`), so each event's
+    own latency can be told."""
     from streams.producer import Producer
 
     stop = stop or threading.Event()
@@ -215,6 +218,7 @@ def produce_at_rate(redis_url: str, workload: Workload, rate: float, seconds: fl
     make = workload.live_factory()
     t0 = time.monotonic()
     sent, late_ticks = 0, 0
+    ticks: list[tuple[float, dict[str, int]]] = []
     next_tick = t0
     while not stop.is_set():
         now_m = time.monotonic()
@@ -223,7 +227,11 @@ def produce_at_rate(redis_url: str, workload: Workload, rate: float, seconds: fl
             break
         due = int(rate * elapsed) - sent
         if due > 0:
-            producer.submit(make(due, dt.datetime.now(dt.UTC)))
+            now = dt.datetime.now(dt.UTC)
+            events = make(due, now)
+            producer.submit(events)
+            if record_ticks:
+                ticks.append((now.timestamp() * 1000, dict(Counter(e.system for e in events))))
             sent += due
         next_tick += tick
         delay = next_tick - time.monotonic()
@@ -233,4 +241,5 @@ def produce_at_rate(redis_url: str, workload: Workload, rate: float, seconds: fl
             late_ticks += 1
             next_tick = time.monotonic()
     elapsed = time.monotonic() - t0
-    return {"sent": sent, "seconds": elapsed, "rate": sent / elapsed if elapsed else 0.0, "late_ticks": late_ticks}
+    return {"sent": sent, "seconds": elapsed, "rate": sent / elapsed if elapsed else 0.0, "late_ticks": late_ticks,
+            "ticks": ticks}
