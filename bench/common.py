@@ -16,6 +16,7 @@ from bench.clients import run_clients
 from bench.interval_poll import run_pollers
 from bench.push_stack import CHANNEL, produce_at_rate, run_web_process, run_worker_process
 from bench.workload import load_workload
+from settings import Settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     w.add_argument("--kind", default="auto")
     w.add_argument("--name", default="c1")
     w.add_argument("--channel", default=CHANNEL)
-    w.add_argument("--batch", type=int, default=1000)
+    w.add_argument("--batch", type=int, default=Settings.batch_size)
     w.add_argument("--stats", default=None, help="write stage timings here on exit")
     w.add_argument("--screens", action="store_true", help="push the screens' topics too")
     web = sub.add_parser("web")

@@ -25,6 +25,7 @@ from bench.measure import cpu_seconds, instrument_consumer, percentiles
 from bench.services import child, free_port, stop_process, wait_port
 from bench.stores import GROUP
 from bench.workload import TZ, Workload, load_workload
+from settings import Settings
 from streams.redis_conn import connect
 
 CHANNEL = "bench-live"
@@ -166,7 +167,7 @@ class PushStack:
         return json.loads(path.read_text()) if path.exists() else {}
 
 
-def start_push_stack(redis_url: str, db_url: str, kind: str, tmp: Path, *, batch: int = 1000,
+def start_push_stack(redis_url: str, db_url: str, kind: str, tmp: Path, *, batch: int = Settings.batch_size,
                      stats: bool = True, screens: bool = False) -> PushStack:
     """Start the worker and web processes; the web process's log (werkzeug reports torn-down websockets
     there) goes to tmp/web.log. With `stats`, the worker times its stages and steps and writes them to
