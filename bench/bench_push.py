@@ -152,7 +152,7 @@ def summarise(n_clients: int, results: list[dict[str, Any]], w0: float, w1: floa
         "connect_all_s": round(connect_s, 1), "rate_sent": produced["rate"], "events": produced["sent"],
         "warehouse_rows": rows, "updates_received": messages,
         "updates_per_client_per_s": messages / max(n_clients, 1) / max(w1 - w0, 1e-9),
-        "latency_per_event_ms": {k: round(v, 1) for k, v in nearest_rank(per_event).items()},
+        "latency_per_event_ms": {k: round(float(v), 1) for k, v in percentiles(per_event, (50, 95, 99, 100)).items()},
         "per_event_samples": int(len(per_event)),
         "latency_newest_ms": {k: round(v, 1) for k, v in percentiles(newest).items()},
         "latency_oldest_bound_ms": {k: round(v, 1) for k, v in percentiles(oldest).items()},
@@ -197,16 +197,6 @@ def per_event_latencies(ticks: list[list[Any]], clients: list[list[list[Any]]], 
             keep = (first < len(totals)) & (sent >= w0_ms) & (sent <= w1_ms)
             parts.append(receipts[first[keep]] - sent[keep])
     return np.concatenate(parts) if parts else np.array([])
-
-
-def nearest_rank(values: Any, ps: tuple[float, ...] = (50, 95, 99, 100)) -> dict[str, float]:
-    """`bench.measure.percentiles` on a numpy array (millions of values: no Python list)."""
-    import numpy as np
-
-    if not len(values):
-        return {f"p{int(p)}": float("nan") for p in ps}
-    s = np.sort(values)
-    return {f"p{int(p)}": float(s[max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))]) for p in ps}
 
 
 def _oldest_bounds(samples: list[list[float]], w0: float, w1: float, out: list[float]) -> None:

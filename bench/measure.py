@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 OUT_DIR = Path(__file__).resolve().parent / "out"
 
 
@@ -174,11 +176,11 @@ def cpu_seconds(pid: int | None = None) -> float:
     return t.user + t.system
 
 
-def percentiles(values: Sequence[float], ps: Sequence[float] = (50, 95, 99)) -> dict[str, float]:
-    """Nearest-rank percentiles."""
-    if not values:
+def percentiles(values: Sequence[float] | np.ndarray, ps: Sequence[float] = (50, 95, 99)) -> dict[str, float]:
+    """Nearest-rank percentiles; a numpy array is sorted by numpy (millions of values, no Python list)."""
+    if not len(values):
         return {f"p{int(p)}": float("nan") for p in ps}
-    s = sorted(values)
+    s = np.sort(values) if isinstance(values, np.ndarray) else sorted(values)
     out = {}
     for p in ps:
         k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.bench_push import nearest_rank, per_event_latencies
+from bench.bench_push import per_event_latencies
 
 
 def test_each_event_is_timed_from_the_first_update_whose_total_reaches_it() -> None:
@@ -26,10 +26,10 @@ def test_clients_are_timed_separately_and_an_older_total_does_not_go_back() -> N
     assert sorted(per_event_latencies(ticks, [fast, slow], 0, 10_000).tolist()) == [10.0, 10.0, 20.0, 40.0]
 
 
-def test_nearest_rank_matches_the_list_version() -> None:
+def test_percentiles_of_a_numpy_array_match_the_list_version() -> None:
     import numpy as np
 
     from bench.measure import percentiles
 
     values = [5.0, 1.0, 4.0, 2.0, 3.0, 9.0, 7.0]
-    assert nearest_rank(np.array(values), (50, 95, 99)) == percentiles(values)
+    assert percentiles(np.array(values), (50, 95, 99)) == percentiles(values)
