@@ -7,7 +7,9 @@ schemas) are datasources.vendorkit's job.
 
 Simulators: subclass `HourlySimulator`, set `system`, implement `hour(day, t0, t1)` (and
 `start_day(day)` for daily plans) and call `self.emit(t, EventCls, fields)` with t in epoch
-seconds. The engine generates one local hour at a time, keeps a time-sorted buffer (an event may
+seconds, or, for a grid of devices reporting together, `self.emit_rows(times, EventCls, rows)` with
+each row the class's own fields in order (`own_fields`): no dict per event, and the backfill copies
+such a row straight into its fact row. The engine generates one local hour at a time, keeps a time-sorted buffer (an event may
 land in a later hour, e.g. a settlement after a queue), numbers (seq) and keys (`key_ms`) the
 events it yields and cuts them to the requested windows (`records_between` yields the same events
 unbuilt, for the backfill). The world starts at local midnight of
@@ -27,12 +29,14 @@ import hashlib
 import itertools
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from operator import itemgetter
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
+
+import msgspec.structs
 
 from datasources.base import UTC, Event, key_ms
 from datasources.vendorkit import SHANGHAI
@@ -245,8 +249,18 @@ _rosters = lru_cache(maxsize=4)(_draw_roster)
 # --- engine -------------------------------------------------------------------------------------
 
 _T = itemgetter(0)
-Record = tuple[int, str, int, type[Event], dict[str, Any]]
-"""One simulated event before it is built: (epoch ms, key, seq, Struct class, its own fields)."""
+Record = tuple[int, str, int, type[Event], dict[str, Any] | tuple[Any, ...]]
+"""One simulated event before it is built: (epoch ms, key, seq, Struct class, its own fields): a dict
+of those given (`emit`), or a tuple of all of them in `own_fields` order (`emit_rows`)."""
+
+_ENVELOPE = frozenset(f.name for f in msgspec.structs.fields(Event))
+
+
+@cache
+def own_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The fields an event class adds to the envelope, in declaration order: the order of an
+    `emit_rows` row, and of the fact table's columns after the envelope's."""
+    return tuple(f.name for f in msgspec.structs.fields(cls) if f.name not in _ENVELOPE)
 
 
 class HourlySimulator:
@@ -270,9 +284,9 @@ class HourlySimulator:
         self.source = source or f"sim.{self.system}"
         self.rng = rng_for(seed, self.system)
         self._seq = seq_start
-        self._buf: list[tuple[int, int, type[Event], dict[str, Any]]] = []
+        self._buf: list[tuple[int, int, type[Event], Any]] = []
         self._pos = 0
-        self._new: list[tuple[int, int, type[Event], dict[str, Any]]] = []
+        self._new: list[tuple[int, int, type[Event], Any]] = []
         self._day: Day | None = None
         self._next_ms: int | None = None  # start of the next hour to generate
         self._until_ms: int | None = None  # end of the last window asked for
@@ -303,6 +317,17 @@ class HourlySimulator:
         """Queue an event at epoch seconds t (rounded to the millisecond) with its own fields."""
         self._new.append((round(t * 1000), self.rng.getrandbits(80), cls, fields))
 
+    def emit_rows(self, times: Iterable[float], cls: type[Event], rows: Iterable[tuple[Any, ...]]) -> None:
+        """Queue one event per (epoch seconds, row), each row holding every one of `own_fields(cls)`
+        in order, defaults included, as Python values (not numpy scalars): what a grid of devices
+        reporting together emits, without a dict per event."""
+        bits = self.rng.getrandbits
+        new = [(round(t * 1000), bits(80), cls, row) for t, row in zip(times, rows, strict=True)]
+        if new and (type(new[0][3]) is not tuple or len(new[0][3]) != len(own_fields(cls))):
+            raise ValueError(f"{cls.__name__} rows must be tuples of {len(own_fields(cls))} fields "
+                             f"{own_fields(cls)}, got {new[0][3]!r}")
+        self._new += new
+
     def day_of(self, date: dt.date) -> Day:
         t0 = dt.datetime.combine(date, dt.time(), self.tz).timestamp()
         t1 = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), self.tz).timestamp()
@@ -315,6 +340,8 @@ class HourlySimulator:
     def event(self, record: Record) -> Event:
         """The Event of one of this simulator's records."""
         t_ms, key, seq, cls, fields = record
+        if type(fields) is tuple:
+            fields = dict(zip(own_fields(cls), fields))
         return cls(source=self.source, ts=dt.datetime.fromtimestamp(t_ms / 1000, UTC), key=key, seq=seq, **fields)
 
     def records_between(self, start: dt.datetime, end: dt.datetime) -> Iterator[Record]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec.structs
 
 from datasources.base import UTC, Event
-from datasources.simkit import Record
+from datasources.simkit import Record, own_fields
 from warehouse.facts import BASE_COLUMNS, Convert, FactTable, FactTables
 
 if TYPE_CHECKING:
@@ -40,8 +40,9 @@ class _Plan:
     defaults: dict[str, Any]
     get: Callable[[dict[str, Any]], tuple[Any, ...]]  # the non-base fields, in column order
     version: int  # the default of `v`, which simulators never set
-    # the fields after `v` where it comes first (kw_only schemas, as the registry's), and how many;
-    # a record with just those needs no defaults merged in
+    # the fields after `v` where it comes first (kw_only schemas, as the registry's) and they are the
+    # class's own fields in order, and how many (else -1); a record with just those needs no defaults
+    # merged in, and a tuple record (`emit_rows`) is copied as it is
     given: Callable[[dict[str, Any]], tuple[Any, ...]]
     n_given: int
     converters: tuple[tuple[int, Convert], ...]  # all but the time's, which the maker does itself
@@ -93,7 +94,11 @@ class RowMaker:
             append, hour, get, defaults, version, given, n_given = slot
             # SQLite keeps integer microseconds (utc_micros); an integer ms time has them exactly
             ts = t_ms * 1000 if sqlite else fromts(t_ms / 1000, UTC)
-            if len(fields) == n_given and "v" not in fields:  # all there: no defaults to merge in
+            if type(fields) is tuple:  # emit_rows: every own field, in column order
+                if n_given != len(fields):
+                    raise TypeError(f"{cls.__name__}: its table's columns are not its own fields in order")
+                append((key, source, seq, ts, version, *fields))
+            elif len(fields) == n_given and "v" not in fields:  # all there: no defaults to merge in
                 append((key, source, seq, ts, version, *given(fields)))
             else:
                 append((key, source, seq, ts, *get({**defaults, **fields})))
@@ -127,7 +132,8 @@ class RowMaker:
         v_first = names[0] == "v"
         converters = tuple((i, fn) for i, fn in ft.converters(self.dialect) if i != _TS)
         plan = self._plans[cls] = _Plan(ft, defaults, _getter(names), defaults["v"], _getter(names[1:]),
-                                        len(names) - 1 if v_first else -1, converters)
+                                        len(names) - 1 if v_first and names[1:] == own_fields(cls) else -1,
+                                        converters)
         return plan
 
 

@@ -22,6 +22,7 @@ from datasources.simkit import (
     curve,
     hm,
     keep_rosters,
+    own_fields,
     poisson,
     rng_for,
     roster,
@@ -54,6 +55,23 @@ class Backwards(HourlySimulator):
         self.emit(t0 - 1, Ping, {"n": 0})
 
 
+class Pong(Event, tag="test.pong", frozen=True, kw_only=True):
+    n: int
+    note: str = "-"
+
+
+class RowPinger(Pinger):
+    """Pinger's pings as rows (`emit_rows`) instead of dicts, and a pong a minute into the hour if asked."""
+
+    pong = False
+
+    def hour(self, day: Day, t0: float, t1: float) -> None:
+        n = self.rng.randrange(1000)
+        self.emit_rows([t0 + self.rng.uniform(0, 3600), t0 + 5400], Ping, [(n,), (-n,)])
+        if self.pong:
+            self.emit_rows([t0 + 60], Pong, [(n, "row")])
+
+
 def pinger(**kw: Any) -> Pinger:
     return Pinger(compound(), default_calendar(), seed=1, tz=TZ, **kw)
 
@@ -70,6 +88,27 @@ def test_output_does_not_depend_on_how_time_is_cut() -> None:
     assert [e.seq for e in whole] == list(range(1, len(whole) + 1))
     assert all(a.ts <= b.ts for a, b in zip(whole, whole[1:]))
     assert any(e.n < 0 for e in whole)  # echoes from earlier hours arrive in order
+
+
+def test_rows_give_the_events_dicts_give() -> None:
+    start, step = local_start(WORKDAY), dt.timedelta(minutes=25)
+    rows = collect(RowPinger(compound(), default_calendar(), seed=1, tz=TZ), start, step, 20)
+    assert len(rows) > 10 and rows == collect(pinger(), start, step, 20)  # same draws, keys, seq, order
+    both = RowPinger(compound(), default_calendar(), seed=1, tz=TZ)
+    both.pong = True
+    mixed = collect(both, start, step, 20)
+    pongs = [e for e in mixed if isinstance(e, Pong)]
+    assert len(pongs) == 9 and {e.note for e in pongs} == {"row"}  # one per hour begun in 8h20m
+    assert [e.seq for e in mixed] == list(range(1, len(mixed) + 1))
+    assert own_fields(Pong) == ("n", "note")
+
+
+def test_rows_must_hold_every_own_field() -> None:
+    sim = pinger()
+    with pytest.raises(ValueError, match=r"Pong rows must be tuples of 2 fields \('n', 'note'\), got \(1,\)"):
+        sim.emit_rows([0.0], Pong, [(1,)])
+    with pytest.raises(ValueError, match="shorter"):  # a time without its row
+        sim.emit_rows([0.0, 1.0], Pong, [(1, "a")])
 
 
 def test_the_world_starts_at_local_midnight_and_continues_through_gaps() -> None:
