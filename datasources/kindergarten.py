@@ -189,10 +189,8 @@ class KindergartenSimulator(HourlySimulator):
             relation=pick[3], registered=registered, late_min=round(late_min, 1), reason=reason))
 
     def hour(self, day: Day, t0: float, t1: float) -> None:
-        emit = self.emit
-        for t, i in stagger(t0, t1, self.period, len(TERMINALS)):
-            tid, kind = TERMINALS[i]
-            emit(t, KindergartenTerminal, dict(terminal_id=tid, kind=kind, online=True))
+        grid = list(stagger(t0, t1, self.period, len(TERMINALS)))
+        self.emit_rows([t for t, _ in grid], KindergartenTerminal, [(*TERMINALS[i], True) for _, i in grid])
 
 
 # --- connectors ----------------------------------------------------------------------------------

@@ -225,14 +225,11 @@ class PropertySimulator(HourlySimulator):
                 comment="" if score >= 4 else "处理不及时"))
 
     def hour(self, day: Day, t0: float, t1: float) -> None:
-        rand, emit, points = self.rng.random, self.emit, self.checkpoints
-        for t, i in stagger(t0, t1, self.period, len(points)):
-            cp, bid, floor, guard = points[i]
-            if rand() < 0.02:
-                emit(t, PropertyPatrol, dict(checkpoint_id=cp, building_id=bid, floor=floor, staff_id=guard,
-                                             result="abnormal", note="消防通道堆放杂物"))
-            else:
-                emit(t, PropertyPatrol, dict(checkpoint_id=cp, building_id=bid, floor=floor, staff_id=guard))
+        rand, points = self.rng.random, self.checkpoints
+        grid = list(stagger(t0, t1, self.period, len(points)))
+        self.emit_rows([t for t, _ in grid], PropertyPatrol, [
+            (*points[i], "abnormal", "消防通道堆放杂物") if rand() < 0.02 else (*points[i], "normal", "")
+            for _, i in grid])
 
 
 # --- connectors ----------------------------------------------------------------------------------

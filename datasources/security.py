@@ -205,14 +205,16 @@ class SecuritySimulator(HourlySimulator):
                         temperature=rng.uniform(39, 40.5))
 
     def hour(self, day: Day, t0: float, t1: float) -> None:
-        cams, offline, rand, emit = self.cameras, self.offline, self.rng.random, self.emit
-        for t, i in stagger(t0, t1, self.period, len(cams)):
+        cams, offline, rand = self.cameras, self.offline, self.rng.random
+        grid = list(stagger(t0, t1, self.period, len(cams)))
+        rows = []
+        for t, i in grid:
             cam = cams[i]
             spans = offline.get(i)
             online = not (spans and any(a <= t < b for a, b in spans))
-            bitrate = round(BITRATE_KBPS[cam.kind] * (0.9 + 0.2 * rand()), 1) if online else 0.0
-            emit(t, SecurityCameraStatus, {"camera_id": cam.id, "building_id": cam.building_id, "kind": cam.kind,
-                                           "online": online, "bitrate_kbps": bitrate})
+            rows.append((cam.id, cam.building_id, cam.kind, online,
+                         round(BITRATE_KBPS[cam.kind] * (0.9 + 0.2 * rand()), 1) if online else 0.0))
+        self.emit_rows([t for t, _ in grid], SecurityCameraStatus, rows)
 
     def _outage(self, start: float, length: float) -> None:
         """A camera drops offline; status changes are reported at once, besides the periodic polls."""

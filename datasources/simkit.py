@@ -9,11 +9,11 @@ Simulators: subclass `HourlySimulator`, set `system`, implement `hour(day, t0, t
 `start_day(day)` for daily plans) and call `self.emit(t, EventCls, fields)` with t in epoch
 seconds, or, for a grid of devices reporting together, `self.emit_rows(times, EventCls, rows)` with
 each row the class's own fields in order (`own_fields`): no dict per event, and the backfill copies
-such a row straight into its fact row. The engine generates one local hour at a time, keeps a time-sorted buffer (an event may
-land in a later hour, e.g. a settlement after a queue), numbers (seq) and keys (`key_ms`) the
-events it yields and cuts them to the requested windows (`records_between` yields the same events
-unbuilt, for the backfill). The world starts at local midnight of
-the first window's day; output depends on the seed and on how far windows have reached, not on
+such a row straight into its fact row. The engine generates one local hour at a time, keeps a
+time-sorted buffer (an event may land in a later hour, e.g. a settlement after a queue), numbers
+(seq) and keys (`key_ms`) the events it yields and cuts them to the requested windows
+(`records_between` yields the same events unbuilt, for the backfill). The world starts at local
+midnight of the first window's day; output depends on the seed and on how far windows have reached, not on
 how time is cut into windows. Rhythm: `Day`, `Curve`/`Bump`, `roster()` (who is on site;
 `Roster.on_site()` per minute), `poisson`, `ticks` and `stagger` (heartbeats of one device or a
 staggered grid of them), `rng_for` (stable seeding). Load: `rate` multiplies people

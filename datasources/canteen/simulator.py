@@ -185,13 +185,13 @@ class CanteenSimulator(HourlySimulator):
         self._serve(day, t1)
         self._snapshots(day, t0, t1)
         period = self.device_period(CAMERA_S)
+        gauss = self.rng.gauss
         for i, (cam, ct) in enumerate(self.cameras):
             off = self.outage.get(cam)
-            for t in ticks(t0, t1, period, i * period / len(self.cameras)):
-                online = off is None or not off[0] <= t < off[1]
-                self.emit(t, CanteenCameraStatus, {"camera_id": cam, "canteen_id": ct, "online": online,
-                                                   "bitrate_kbps": round(self.rng.gauss(2048, 120), 1)
-                                                   if online else None})
+            times = list(ticks(t0, t1, period, i * period / len(self.cameras)))
+            up = [off is None or not off[0] <= t < off[1] for t in times]
+            self.emit_rows(times, CanteenCameraStatus, [
+                (cam, ct, online, round(gauss(2048, 120), 1) if online else None) for online in up])
 
     def _serve(self, day: Day, t1: float) -> None:
         rng, people, d = self.rng, self.compound.people, day.date.strftime("%Y%m%d")
@@ -238,10 +238,9 @@ class CanteenSimulator(HourlySimulator):
                 for k, w in enumerate(self.open[ci, meal]):
                     arrived, completed = self.queue[w]
                     mean = self._speed(w, meal) * (SERVICE_S["tray"] if _tray_line(k, meal) else COUNTER_MEAN_S)
-                    for t in ticks(lo, hi, period, k * period / 17):
-                        q = bisect.bisect_right(arrived, t) - bisect.bisect_right(completed, t)
-                        self.emit(t, CanteenQueue, {"canteen_id": ct, "window_id": w, "queue_len": q,
-                                                    "wait_min": round(q * mean / 60, 1), "open": True})
+                    times = list(ticks(lo, hi, period, k * period / 17))
+                    queued = [bisect.bisect_right(arrived, t) - bisect.bisect_right(completed, t) for t in times]
+                    self.emit_rows(times, CanteenQueue, [(ct, w, q, round(q * mean / 60, 1), True) for q in queued])
 
 
 def _tray_line(k: int, meal: str) -> bool:

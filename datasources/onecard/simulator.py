@@ -126,11 +126,13 @@ class OnecardSimulator(HourlySimulator):
         period = self.device_period(TERMINAL_S)
         for k, (tid, kind, b) in enumerate(self.terminals):
             off = self.outage.get(tid)
-            for t in ticks(t0, t1, period, k * period / len(self.terminals)):
-                offline = off is not None and off[0] <= t < off[1]
-                pending = int((t - off[0]) // 180) if off is not None and offline else 0
-                self.emit(t, OnecardTerminal, {"terminal_id": tid, "kind": kind, "building_id": b,
-                                               "online": not offline, "pending": pending})
+            times = list(ticks(t0, t1, period, k * period / len(self.terminals)))
+            if off is None:
+                self.emit_rows(times, OnecardTerminal, [(tid, kind, b, True, 0)] * len(times))
+                continue
+            self.emit_rows(times, OnecardTerminal, [
+                (tid, kind, b, False, int((t - off[0]) // 180)) if off[0] <= t < off[1] else (tid, kind, b, True, 0)
+                for t in times])
 
     def _door(self, day: Day, t: float, p: int, building: str) -> None:
         person, rng = self.compound.people[p], self.rng

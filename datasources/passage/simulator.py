@@ -151,10 +151,11 @@ class PassageSimulator(HourlySimulator):
         gates, period = self.person_gates + self.vehicle_gates, self.device_period(GATE_S)
         for k, g in enumerate(gates):
             off = self.outage.get(g)
-            for t in ticks(t0, t1, period, k * period / len(gates)):
-                online = off is None or not off[0] <= t < off[1]
-                self.emit(t, PassageGate, {"gate_id": g, "kind": "vehicle" if g in self.vehicle_gates else "person",
-                                           "online": online, "mode": "normal" if online else "locked"})
+            kind = "vehicle" if g in self.vehicle_gates else "person"
+            times = list(ticks(t0, t1, period, k * period / len(gates)))
+            self.emit_rows(times, PassageGate, [
+                (g, kind, True, "normal") if off is None or not off[0] <= t < off[1] else (g, kind, False, "locked")
+                for t in times])
 
     def _walk(self, t: float, p: int, gate: str, direction: str) -> None:
         person, method = self.compound.people[p], self.method[p]

@@ -204,10 +204,9 @@ class VehiclesSimulator(HourlySimulator):
         v, rng = car.vehicle, self.rng
         base = {"vehicle_id": v.id, "plate": v.plate, "trip_id": trip, "driver_id": driver}
         if km == 0.0:
-            parked = {**base, "lat": round(la0, 6), "lon": round(lo0, 6), "speed_kmh": 0.0,
-                      "odometer_km": round(odo, 1), "ignition": False}
-            for t in ticks(lo, hi, PARKED_S, (car.index * 15.0) % PARKED_S):
-                self.emit(t, VehiclePosition, parked.copy())
+            times = list(ticks(lo, hi, PARKED_S, (car.index * 15.0) % PARKED_S))
+            parked = (v.id, v.plate, round(la0, 6), round(lo0, 6), 0.0, 0.0, round(odo, 1), False, trip, driver)
+            self.emit_rows(times, VehiclePosition, [parked] * len(times))
             return
         heading = round(math.degrees(math.atan2(lo1 - lo0, la1 - la0)) % 360, 1)
         speed = km / ((e - s) / 3600)
