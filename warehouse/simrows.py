@@ -81,29 +81,29 @@ class RowMaker:
 
     def rows(self, records: Iterable[Record]) -> list[TableRows]:
         """The rows of every table the records touch, in record order."""
-        source, sqlite, fromts = self.source, self.dialect == "sqlite", dt.datetime.fromtimestamp
-        slots: dict[type[Event], tuple[Any, ...]] = {}
-        out: dict[type[Event], TableRows] = {}
-        for t_ms, key, seq, cls, fields in records:
-            slot = slots.get(cls)
-            if slot is None:
-                p = self._plans.get(cls) or self._plan(cls)
-                made = out[cls] = TableRows(p.ft, [], [])
-                slot = slots[cls] = (made.rows.append, made.hours.append, p.get, p.defaults, p.version, p.given,
-                                     p.n_given)
-            append, hour, get, defaults, version, given, n_given = slot
-            # SQLite keeps integer microseconds (utc_micros); an integer ms time has them exactly
-            ts = t_ms * 1000 if sqlite else fromts(t_ms / 1000, UTC)
-            if type(fields) is tuple:  # emit_rows: every own field, in column order
-                if n_given != len(fields):
-                    raise TypeError(f"{cls.__name__}: its table's columns are not its own fields in order")
-                append((key, source, seq, ts, version, *fields))
-            elif len(fields) == n_given and "v" not in fields:  # all there: no defaults to merge in
-                append((key, source, seq, ts, version, *given(fields)))
-            else:
-                append((key, source, seq, ts, *get({**defaults, **fields})))
-            hour(t_ms // 3_600_000)
-        return [self._finish(self._plans[cls], made) for cls, made in out.items()]
+        by_class: dict[type[Event], list[Record]] = {}
+        for record in records:  # sorted into tables first, so each table's rows come from one comprehension
+            bucket = by_class.get(record[3])
+            if bucket is None:
+                bucket = by_class[record[3]] = []
+            bucket.append(record)
+        return [self._finish(plan, self._table_rows(plan, recs))
+                for plan, recs in ((self._plans.get(cls) or self._plan(cls), recs) for cls, recs in by_class.items())]
+
+    def _table_rows(self, plan: _Plan, records: list[Record]) -> TableRows:
+        source, version, given, n_given, get, defaults = (self.source, plan.version, plan.given, plan.n_given,
+                                                          plan.get, plan.defaults)
+        millis = [r[0] for r in records]
+        # SQLite keeps integer microseconds (utc_micros); an integer ms time has them exactly
+        stamps = ([t * 1000 for t in millis] if self.dialect == "sqlite"
+                  else [dt.datetime.fromtimestamp(t / 1000, UTC) for t in millis])
+        if n_given < 0 and any(type(r[4]) is tuple for r in records):
+            raise TypeError(f"{plan.ft.struct.__name__}: its table's columns are not its own fields in order")
+        rows = [(key, source, seq, ts, version, *fields) if type(fields) is tuple  # emit_rows: in column order
+                else (key, source, seq, ts, version, *given(fields)) if len(fields) == n_given and "v" not in fields
+                else (key, source, seq, ts, *get({**defaults, **fields}))  # defaults to merge in
+                for (_t, key, seq, _c, fields), ts in zip(records, stamps)]
+        return TableRows(plan.ft, rows, [t // 3_600_000 for t in millis])
 
     def _finish(self, plan: _Plan, made: TableRows) -> TableRows:
         ft = plan.ft

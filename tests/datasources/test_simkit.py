@@ -217,6 +217,10 @@ def test_engine_keys_follow_the_key_rule() -> None:
     assert key_ms(1_717_000_000_123, 5) == key_at(1_717_000_000.123, 5) == make_key(
         dt.datetime.fromtimestamp(1_717_000_000.123, dt.UTC), 5)
     assert [k for _, k, *_ in records] == sorted(k for _, k, *_ in records)
+    # 32 lowercase hex digits, leading zeros kept, each part cut to its width
+    assert key_ms(1, 0) == "000000000001" + "0" * 20 and key_ms(0, 0xABC) == "0" * 29 + "abc"
+    assert key_ms(2**48 + 7, 2**80 + 9) == "000000000007" + "0" * 19 + "9"
+    assert key_ms(2**48 - 1, 2**80 - 1) == "f" * 32
 
 
 def test_money_rule_and_time_getter() -> None:
