@@ -438,7 +438,7 @@ def cmd_web(settings: Settings) -> None:
 
 
 def cmd_run(settings: Settings) -> None:
-    """Everything on embedded defaults, supervised; Ctrl-C stops it all (the AOF keeps the data)."""
+    """Everything on embedded defaults, supervised; Ctrl-C or SIGTERM stops it all (the AOF keeps the data)."""
     from streams.redis_conn import EmbeddedRedis
 
     embedded = None
@@ -458,6 +458,7 @@ def cmd_run(settings: Settings) -> None:
         children.append([sys.executable, str(ROOT / "app.py"), "simulate"])
     supervisor = Supervisor(children, env)
     supervisor.start()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         cmd_web(settings)
     finally:
@@ -495,6 +496,13 @@ class Supervisor:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def _exit_on_sigterm(*_: object) -> None:
+    """A service manager's stop (SIGTERM) ends `run` as Ctrl-C does: through its finally, which stops the
+    workers, the simulators and the embedded Redis. Python's default SIGTERM ends the process at once and
+    left them all running."""
+    raise SystemExit(0)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -71,6 +71,12 @@ class RealApp:
             time.sleep(0.2)
         raise RuntimeError("app did not become healthy within 60 s")
 
+    def terminate(self, timeout: float = 30) -> int:
+        """SIGTERM to `app.py run` alone, as a service manager stops it; its exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
