@@ -57,7 +57,6 @@ class EnergySimulator(HourlySimulator):
         for p in c.people:
             people[home[p.unit_id]] += 1
         meters = c.meters
-        self.meter_ids = [m.id for m in meters]
         self.fixed = [(m.id, m.building_id, m.floor, m.kind, UNITS[m.kind]) for m in meters]
         self.kind = np.array([KINDS.index(m.kind) for m in meters])
         weight = np.array([init.uniform(0.7, 1.3) for _ in meters])
@@ -94,7 +93,7 @@ class EnergySimulator(HourlySimulator):
         self.weather = rng.uniform(0.25, 1.0)
         angle = 2 * math.pi * (day.date.timetuple().tm_yday - 172) / 365
         self.daylight, self.sun_peak = 12 + 2.4 * math.cos(angle), 0.75 + 0.25 * math.cos(angle)
-        n = len(self.meter_ids)
+        n = len(self.fixed)
         # per meter: a night load spike (from, to, extra share of the base load), a leak (m³/h), a silence
         self.spike = np.zeros((3, n))
         self.leak = np.zeros(n)
