@@ -3,11 +3,14 @@
 Measured here (STACK.md), per-row ORM objects and SQLAlchemy's insertmanyvalues/RETURNING
 path reach ~10k rows/s; the drivers' own bulk paths reach 45-65k rows/s with ordered keys.
 
-- SQLite: one `executemany` of INSERT ... ON CONFLICT (key) DO NOTHING inside the caller's
-  BEGIN IMMEDIATE transaction (so no other writer interleaves). When the driver reports fewer
-  changes than rows, the new rows are exactly those with a rowid above the table's largest
-  rowid before the insert (SQLite gives a new row max(rowid) + 1), so the common all-new case
-  costs no extra read at all.
+- SQLite: `executemany` of INSERT ... VALUES (...), (...), ... ON CONFLICT (key) DO NOTHING with
+  up to `_SQLITE_VARIABLES` values a statement (~50 rows), inside the caller's BEGIN IMMEDIATE
+  transaction (so no other writer interleaves): a third less CPU per row than one row a
+  statement (1.6-1.7 against 2.2-2.6 µs here), and the backfill's writes hold SQLite's one write
+  lock for all of that. When the driver reports fewer changes than rows, the new rows are exactly
+  those with a rowid above the table's largest rowid before the insert (SQLite gives a new row
+  max(rowid) + 1; the rows of one statement go in in order, so a key given twice keeps its first
+  row), so the common all-new case costs no extra read at all.
 - PostgreSQL: almost every batch is new, so first a binary COPY (3x text COPY here) straight
   into each fact table, all inside one savepoint: 1.5-2x the staged path below, and the primary
   key still rejects any key already present. Only then (a redelivery) the savepoint is rolled back
@@ -27,6 +30,7 @@ builds its rows without events (warehouse/simrows.py) and inserts them with `ins
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from functools import cache
 from operator import itemgetter
@@ -98,10 +102,12 @@ def insert_tables(conn: Connection, tables: Sequence[tuple[FactTable, list[Any]]
 def _sql(dialect: str, table: str, columns: tuple[str, ...]) -> dict[str, str]:
     cols = ", ".join(f'"{c}"' for c in columns)
     if dialect == "sqlite":
-        marks = ", ".join("?" * len(columns))
+        marks = "(" + ", ".join("?" * len(columns)) + ")"
         return {
             "max_rowid": f'SELECT max(rowid) FROM "{table}"',
-            "insert": f'INSERT INTO "{table}" ({cols}) VALUES ({marks}) ON CONFLICT ("key") DO NOTHING',
+            "insert": f'INSERT INTO "{table}" ({cols}) VALUES {marks} ON CONFLICT ("key") DO NOTHING',
+            "insert_many": f'INSERT INTO "{table}" ({cols}) VALUES {", ".join([marks] * _rows_per_insert(columns))}'
+                           f' ON CONFLICT ("key") DO NOTHING',
             "since": f'SELECT "key" FROM "{table}" WHERE rowid > ?',
         }
     stage = _stage_name(table)
@@ -117,13 +123,30 @@ def _stage_name(table: str) -> str:
     return f"stage_{table}"[:63]
 
 
+_SQLITE_VARIABLES = 999  # values bound per statement: SQLite's smallest limit (builds before 3.32)
+
+
+def _rows_per_insert(columns: tuple[str, ...]) -> int:
+    return max(1, _SQLITE_VARIABLES // len(columns))
+
+
 def _sqlite_insert(driver, ft: FactTable, rows: list) -> set[str] | None:  # type: ignore[no-untyped-def]
     sql = _sql("sqlite", ft.table.name, ft.columns)
+    per = _rows_per_insert(ft.columns)
+    whole = len(rows) - len(rows) % per  # rows that fill whole statements; the rest go one a statement
     cur = driver.cursor()
     try:
         before = cur.execute(sql["max_rowid"]).fetchone()[0] or 0
-        cur.executemany(sql["insert"], rows)
-        if cur.rowcount == len(rows):
+        new = 0
+        if whole:
+            values = list(itertools.chain.from_iterable(rows[:whole]))
+            width = per * len(ft.columns)
+            cur.executemany(sql["insert_many"], [values[i:i + width] for i in range(0, len(values), width)])
+            new += cur.rowcount
+        if whole < len(rows):
+            cur.executemany(sql["insert"], rows[whole:])
+            new += cur.rowcount
+        if new == len(rows):
             return None
         return {k for (k,) in cur.execute(sql["since"], (before,))}
     finally:

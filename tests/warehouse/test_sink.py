@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -56,6 +57,28 @@ def test_duplicates_inside_one_batch_and_across_batches(warehouse: Engine, table
     assert result.deltas["keys"] == [e.key for e in events[40:70]]
     assert sum(fact_counts(warehouse, tables).values()) == 70
     assert duplicate_keys(warehouse, tables) == 0
+    assert_rollups_match_facts(warehouse, tables)
+
+
+def test_repeats_across_and_inside_multi_row_inserts_keep_the_first_row(warehouse: Engine,
+                                                                       tables: FactTables) -> None:
+    """Hundreds of rows per table: several of SQLite's multi-row INSERTs (999 values each) and a remainder
+    inserted one by one, with keys stored before, repeated inside a statement, across statements and
+    between a statement and the remainder; a repeat that differs keeps the first row's values."""
+    sink = Sink(warehouse, tables)
+    events = make_events(1200)
+    write(sink, events[:100])
+    changed = [msgspec.structs.replace(e, seq=10_000_000 + e.seq) for e in events[500:520] + events[990:1000]]
+    batch = events[50:1000] + changed + events[600:602]
+    result = write(sink, batch)
+    assert [e.key for e in result.new_events] == [e.key for e in events[100:1000]]
+    assert result.duplicates == len(batch) - 900
+    assert sum(fact_counts(warehouse, tables).values()) == 1000
+    assert duplicate_keys(warehouse, tables) == 0
+    with warehouse.connect() as conn:
+        table = tables[changed[0].schema_name()].table
+        stored = conn.execute(select(table.c.seq).where(table.c.key.in_([e.key for e in changed]))).scalars().all()
+    assert stored and max(stored) < 10_000_000
     assert_rollups_match_facts(warehouse, tables)
 
 
