@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from datasources.base import Event, SchemaError, SystemSpec
-from datasources.simkit import SHANGHAI, Day, HourlySimulator, curve, rng_for, roster, stagger
+from datasources.simkit import SHANGHAI, Day, HourlySimulator, curve, rng_for, roster, stagger_lists
 from datasources.vendorkit import RecordType, VendorFormat, check_range, code, flag
 from domain.calendar import HolidayCalendar
 from domain.compound import Compound
@@ -277,8 +277,8 @@ class BaSimulator(HourlySimulator):
 
     def _grid(self, t0: float, t1: float, kind: str) -> tuple[list[float], np.ndarray]:
         """Times and device indices of one kind's staggered reports in [t0, t1)."""
-        grid = list(stagger(t0, t1, self.periods[kind], len(self.points[kind])))
-        return [t for t, _ in grid], np.array([i for _, i in grid], dtype=np.intp)
+        times, at = stagger_lists(t0, t1, self.periods[kind], len(self.points[kind]))
+        return times, np.array(at, dtype=np.intp)
 
     def _hvac(self, t0: float, t1: float, on_by_unit: np.ndarray | bool, mode: str, setpoint: float, supply: float,
               outdoor: float) -> None:
@@ -302,7 +302,8 @@ class BaSimulator(HourlySimulator):
         load, volt, pf = np.round(load, 1), np.round(volt, 1), np.round(pf, 3)
         out = self.outage
         if out is not None:  # the building's incoming line lost: zeros, and the default power factor
-            dark = (self.main_building[at] == out[0]) & (out[1] <= np.array(times)) & (np.array(times) < out[2])
+            when = np.array(times)
+            dark = (self.main_building[at] == out[0]) & (out[1] <= when) & (when < out[2])
             load, volt, current = (np.where(dark, 0.0, x) for x in (load, volt, current))
             pf = np.where(dark, 0.9, pf)
         self.emit_rows(times, BaPower, [(*self.mains[i][:2], a, v, c, p) for i, a, v, c, p in zip(

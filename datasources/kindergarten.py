@@ -22,7 +22,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from datasources.base import Event, SchemaError, SystemSpec
-from datasources.simkit import SHANGHAI, Day, HourlySimulator, hm, roster, stagger
+from datasources.simkit import SHANGHAI, Day, HourlySimulator, hm, roster, stagger_lists
 from datasources.vendorkit import RecordType, VendorFormat, check_range, code, flag
 from domain.calendar import HolidayCalendar
 from domain.compound import Child, Compound, chinese_name
@@ -189,8 +189,8 @@ class KindergartenSimulator(HourlySimulator):
             relation=pick[3], registered=registered, late_min=round(late_min, 1), reason=reason))
 
     def hour(self, day: Day, t0: float, t1: float) -> None:
-        grid = list(stagger(t0, t1, self.period, len(TERMINALS)))
-        self.emit_rows([t for t, _ in grid], KindergartenTerminal, [(*TERMINALS[i], True) for _, i in grid])
+        times, at = stagger_lists(t0, t1, self.period, len(TERMINALS))
+        self.emit_rows(times, KindergartenTerminal, [(*TERMINALS[i], True) for i in at])
 
 
 # --- connectors ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from datasources.base import Event, SchemaError, SystemSpec
-from datasources.simkit import SHANGHAI, Curve, Day, HourlySimulator, roster, stagger
+from datasources.simkit import SHANGHAI, Curve, Day, HourlySimulator, roster, stagger_lists
 from datasources.vendorkit import RecordType, VendorFormat, check_range, code
 from domain.calendar import HolidayCalendar
 from domain.compound import Compound, Person, chinese_name
@@ -226,10 +226,9 @@ class PropertySimulator(HourlySimulator):
 
     def hour(self, day: Day, t0: float, t1: float) -> None:
         rand, points = self.rng.random, self.checkpoints
-        grid = list(stagger(t0, t1, self.period, len(points)))
-        self.emit_rows([t for t, _ in grid], PropertyPatrol, [
-            (*points[i], "abnormal", "消防通道堆放杂物") if rand() < 0.02 else (*points[i], "normal", "")
-            for _, i in grid])
+        times, at = stagger_lists(t0, t1, self.period, len(points))
+        self.emit_rows(times, PropertyPatrol, [
+            (*points[i], "abnormal", "消防通道堆放杂物") if rand() < 0.02 else (*points[i], "normal", "") for i in at])
 
 
 # --- connectors ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from datasources.base import Event, SchemaError, SystemSpec
-from datasources.simkit import SHANGHAI, Bump, Curve, Day, HourlySimulator, curve, roster, stagger
+from datasources.simkit import SHANGHAI, Bump, Curve, Day, HourlySimulator, curve, roster, stagger_lists
 from datasources.vendorkit import RecordType, VendorFormat, check_range, code, flag
 from domain.calendar import HolidayCalendar
 from domain.compound import Camera, Compound
@@ -206,15 +206,15 @@ class SecuritySimulator(HourlySimulator):
 
     def hour(self, day: Day, t0: float, t1: float) -> None:
         cams, offline, rand = self.cameras, self.offline, self.rng.random
-        grid = list(stagger(t0, t1, self.period, len(cams)))
+        times, at = stagger_lists(t0, t1, self.period, len(cams))
         rows = []
-        for t, i in grid:
+        for t, i in zip(times, at):
             cam = cams[i]
             spans = offline.get(i)
             online = not (spans and any(a <= t < b for a, b in spans))
             rows.append((cam.id, cam.building_id, cam.kind, online,
                          round(BITRATE_KBPS[cam.kind] * (0.9 + 0.2 * rand()), 1) if online else 0.0))
-        self.emit_rows([t for t, _ in grid], SecurityCameraStatus, rows)
+        self.emit_rows(times, SecurityCameraStatus, rows)
 
     def _outage(self, start: float, length: float) -> None:
         """A camera drops offline; status changes are reported at once, besides the periodic polls."""

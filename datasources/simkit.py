@@ -15,7 +15,7 @@ time-sorted buffer (an event may land in a later hour, e.g. a settlement after a
 (`records_between` yields the same events unbuilt, for the backfill). The world starts at local
 midnight of the first window's day; output depends on the seed and on how far windows have reached, not on
 how time is cut into windows. Rhythm: `Day`, `Curve`/`Bump`, `roster()` (who is on site;
-`Roster.on_site()` per minute), `poisson`, `ticks` and `stagger` (heartbeats of one device or a
+`Roster.on_site()` per minute), `poisson`, `ticks` and `stagger`/`stagger_lists` (heartbeats of one device or a
 staggered grid of them), `rng_for` (stable seeding). Load: `rate` multiplies people
 (`copies(rng, rate)` per planned act) and devices alike (`self.device_period(base_s)` reports
 rate times as often when rate > 1), so rate=100 gives about 100x the events.
@@ -167,6 +167,12 @@ def stagger(t0: float, t1: float, period_s: float, count: int) -> Iterator[tuple
     for i in range(count):
         for t in ticks(t0, t1, period_s, i * spacing):
             yield t, i
+
+
+def stagger_lists(t0: float, t1: float, period_s: float, count: int) -> tuple[list[float], list[int]]:
+    """`stagger` as (times, device indices): what `emit_rows` and a vectorised step take."""
+    grid = list(stagger(t0, t1, period_s, count))
+    return [t for t, _ in grid], [i for _, i in grid]
 
 
 @dataclass(frozen=True)

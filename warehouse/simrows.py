@@ -87,8 +87,11 @@ class RowMaker:
             if bucket is None:
                 bucket = by_class[record[3]] = []
             bucket.append(record)
-        return [self._finish(plan, self._table_rows(plan, recs))
-                for plan, recs in ((self._plans.get(cls) or self._plan(cls), recs) for cls, recs in by_class.items())]
+        out = []
+        for cls, recs in by_class.items():
+            plan = self._plans.get(cls) or self._plan(cls)
+            out.append(self._finish(plan, self._table_rows(plan, recs)))
+        return out
 
     def _table_rows(self, plan: _Plan, records: list[Record]) -> TableRows:
         source, version, given, n_given, get, defaults = (self.source, plan.version, plan.given, plan.n_given,

@@ -202,12 +202,12 @@ class VehiclesSimulator(HourlySimulator):
         s, e, (la0, lo0), (la1, lo1), km, odo, trip, driver = seg
         lo, hi = max(t0, s), min(t1, e)
         v, rng = car.vehicle, self.rng
-        base = {"vehicle_id": v.id, "plate": v.plate, "trip_id": trip, "driver_id": driver}
         if km == 0.0:
             times = list(ticks(lo, hi, PARKED_S, (car.index * 15.0) % PARKED_S))
             parked = (v.id, v.plate, round(la0, 6), round(lo0, 6), 0.0, 0.0, round(odo, 1), False, trip, driver)
             self.emit_rows(times, VehiclePosition, [parked] * len(times))
             return
+        base = {"vehicle_id": v.id, "plate": v.plate, "trip_id": trip, "driver_id": driver}
         heading = round(math.degrees(math.atan2(lo1 - lo0, la1 - la0)) % 360, 1)
         speed = km / ((e - s) / 3600)
         t = max(car.next_fix, lo)

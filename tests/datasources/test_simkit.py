@@ -26,6 +26,8 @@ from datasources.simkit import (
     poisson,
     rng_for,
     roster,
+    stagger,
+    stagger_lists,
     ticks,
 )
 from datasources.vendorkit import check_money, time_getter
@@ -101,6 +103,12 @@ def test_rows_give_the_events_dicts_give() -> None:
     assert len(pongs) == 9 and {e.note for e in pongs} == {"row"}  # one per hour begun in 8h20m
     assert [e.seq for e in mixed] == list(range(1, len(mixed) + 1))
     assert own_fields(Pong) == ("n", "note")
+
+
+def test_stagger_lists_unzip_the_grid() -> None:
+    times, at = stagger_lists(1000.0, 1900.0, 300.0, 4)  # 4 devices, 75 s apart, every 5 minutes
+    assert list(zip(times, at)) == list(stagger(1000.0, 1900.0, 300.0, 4))
+    assert at == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3] and times[:4] == [1200.0, 1500.0, 1800.0, 1275.0]
 
 
 def test_rows_must_hold_every_own_field() -> None:
